@@ -1,0 +1,1 @@
+"""Configuration models and loaders (config.toml, target.json). Imports nothing from `engine`."""

@@ -1,0 +1,5 @@
+"""`python -m nanobook_cli` entry point."""
+
+from nanobook_cli.app import main
+
+main()

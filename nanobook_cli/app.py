@@ -1,0 +1,82 @@
+"""Root Typer app: registers one module per command and funnels every error to a documented exit code.
+
+Command modules import the engine lazily inside their functions so `nanobook --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from nanobook_cli import __version__
+from nanobook_cli.commands import bench, repl, replay
+from nanobook_cli.exit_codes import ExitCode, exit_code_for
+
+app = typer.Typer(
+    name="nanobook",
+    help="Operator-focused rebalancer suite: deterministic order book, replay, benchmarks "
+    "(and, soon, plan/run/reconcile/recover on a simulated venue, IBKR and Binance).\n\n"
+    "Exit codes: 0 ok · 1 internal error · 2 usage · 3 declined/no TTY · 4 invalid input · "
+    "5 risk rejected · 6 broker unavailable · 7 partial · 8 changes pending · 9 recovery required · "
+    "10 audit error/lock held · 130 interrupted (docs/exit-codes.md).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nanobook {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    """nanobook: from target weights to safe, audited orders."""
+
+
+app.command("replay")(replay.replay)
+app.command("repl")(repl.repl)
+app.command("bench")(bench.bench)
+
+
+def _report_error(exc: BaseException, code: ExitCode) -> None:
+    from nanobook_cli.output.envelope import Outcome, emit
+
+    message = str(exc) or type(exc).__name__
+    if code == ExitCode.INTERNAL:
+        message = f"internal error: {type(exc).__name__}: {message} (please report this bug)"
+    if Outcome.json_mode:
+        emit("error", code, errors=[{"type": type(exc).__name__, "message": message}])
+    sys.stderr.write(f"nanobook {Outcome.command}: error: {message}\n")
+
+
+def main() -> None:
+    """Console-script entry point: run the app and map every outcome to an exit code."""
+    import click
+
+    try:
+        rv = app(standalone_mode=False, prog_name="nanobook")
+    except click.exceptions.Abort:
+        sys.stderr.write("\ninterrupted\n")
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.USAGE)
+    except (KeyboardInterrupt, Exception) as exc:
+        code = exit_code_for(exc)
+        if code == ExitCode.INTERRUPTED:
+            sys.stderr.write("\ninterrupted\n")
+        else:
+            _report_error(exc, code)
+            if code == ExitCode.INTERNAL and "-v" in sys.argv:
+                raise
+        sys.exit(code)
+    sys.exit(rv if isinstance(rv, int) else 0)

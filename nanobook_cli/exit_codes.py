@@ -1,0 +1,36 @@
+"""The one table of process exit codes (documented in docs/exit-codes.md) and the error → code mapping."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes, DESIGN §3.8."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    DECLINED = 3
+    INPUT_INVALID = 4
+    RISK_REJECTED = 5
+    BROKER_UNAVAILABLE = 6
+    PARTIAL = 7
+    CHANGES_PENDING = 8
+    RECOVERY_REQUIRED = 9
+    AUDIT_ERROR = 10
+    INTERRUPTED = 130
+
+
+def exit_code_for(exc: BaseException) -> ExitCode:
+    """Map an exception to its exit code; anything not deliberately raised by nanobook is INTERNAL."""
+    from configs.errors import InputError, NanobookError
+
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED
+    if isinstance(exc, InputError):
+        return ExitCode.INPUT_INVALID
+    code = getattr(exc, "exit_code", None)
+    if isinstance(exc, NanobookError) and isinstance(code, ExitCode):
+        return code
+    return ExitCode.INTERNAL

@@ -1,0 +1,1 @@
+"""Rendering: rich consoles for people, the versioned JSON envelope for machines."""
