@@ -1,73 +1,45 @@
-"""Single-symbol limit order book: price-time matching, STP, cancel/modify, queries, event log and replay.
+"""Single-symbol limit order book: submissions, price-time matching, STP, cancel and modify.
 
 Deterministic: ids and timestamps are logical counters, never the wall clock. Orders are addressed by id,
-never by queue position (reference bug B1). Hot paths are inlined on purpose; see docs/benchmarks.md.
+never by queue position (reference bug B1). Hot paths are inlined on purpose (see docs/benchmarks.md);
+queries live in `queries.py`, the event log and replay in `history.py`.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
-from collections.abc import Iterable
 from typing import Any
 
 from engine.errors import LobValidationError
 from engine.lob import stops as _stops
-from engine.lob.events import (
-    EV_CANCEL,
-    EV_LIMIT,
-    EV_MARKET,
-    EV_MODIFY,
-    EV_STOP_LIMIT,
-    EV_STOP_MARKET,
-    EV_TRAIL_LIMIT,
-    EV_TRAIL_MARKET,
-    Event,
-    load_events,
-    save_events,
-)
-from engine.lob.results import (
-    CancelResult,
-    LevelSnapshot,
-    ModifyResult,
-    Order,
-    StopSubmitResult,
-    SubmitResult,
-    Trade,
-)
-from engine.lob.snapshot import BookSnapshot
+from engine.lob.events import EV_MODIFY, EV_STOP_LIMIT, EV_STOP_MARKET, EV_TRAIL_LIMIT, EV_TRAIL_MARKET
+from engine.lob.history import HistoryMixin
+from engine.lob.queries import QueryMixin
+from engine.lob.record import CANCEL_RESULTS, EXT, ORIG, PRICE, REM, SIDE, STATUS, TS, make_ext
+from engine.lob.results import CancelResult, ModifyResult, StopSubmitResult, SubmitResult
 from engine.lob.types import (
     BUY,
     CANCELLED,
     FILLED,
     FOK,
     GTC,
+    IOC,
     NEW,
     PARTIALLY_FILLED,
     PRICE_MAX,
     PRICE_MIN,
-    SELL,
     SIDE_CODES,
     SIDE_NAMES,
-    STATUS_ORDER,
     STP_CANCEL_NEWEST,
     STP_CANCEL_OLDEST,
-    STP_CODES,
-    STP_NAMES,
     STP_OFF,
-    TIF_CODES,
-    TIF_NAMES,
     U64_MAX,
-    check_owner,
     check_price,
     check_quantity,
     parse_side,
-    parse_stp,
     parse_tif,
 )
-
-# Order record layout (a plain list: ~3x cheaper to create than an object; public views are built lazily).
-ID, SIDE, PRICE, ORIG, REM, FILLED_QTY, TS, TIF, STATUS, OWNER, STP = range(11)
 
 _new = tuple.__new__
 _NOT_FOUND = _new(CancelResult, (False, 0, "OrderNotFound"))
@@ -75,7 +47,7 @@ _NOT_ACTIVE = _new(CancelResult, (False, 0, "OrderNotActive"))
 _INT = int
 
 
-class Exchange:
+class Exchange(QueryMixin, HistoryMixin):
     """A deterministic single-symbol exchange, signature-compatible with `nanobook.Exchange`.
 
     Prices are integer ticks (cents), quantities integer lots. Extras over the reference are keyword-only:
@@ -83,34 +55,26 @@ class Exchange:
     """
 
     __slots__ = (
-        "__weakref__",
-        "_absdiff",
-        "_apx",
-        "_asks",
-        "_bids",
-        "_bpx",
-        "_events",
-        "_ltp",
-        "_next_id",
-        "_next_trade",
-        "_next_ts",
-        "_orders",
-        "_prev_px",
-        "_stops",
-        "_trades",
+        "__weakref__", "_absdiff", "_apx", "_asks", "_bbo", "_bids", "_bpx", "_events", "_ltp", "_next_id",
+        "_next_trade", "_orders", "_prev_px", "_stops", "_trades",
     )
 
     def __init__(self) -> None:
-        self._orders: dict[int, list[Any]] = {}
-        self._bids: dict[int, list[Any]] = {}   # price -> [total_remaining, live_count, deque[record]]
+        # Order records: id -> (side, price, original, remaining, timestamp, status, ext), see record.py.
+        self._orders: dict[int, tuple[Any, ...]] = {}
+        # Levels: price -> [total_remaining, live_count, deque[order id], cached LevelSnapshot | None].
+        self._bids: dict[int, list[Any]] = {}
         self._asks: dict[int, list[Any]] = {}
         self._bpx: list[int] = []               # bid prices ascending: best bid is the last element
         self._apx: list[int] = []               # NEGATED ask prices ascending: best ask is -last
+        self._bbo: tuple[int | None, int | None] = (None, None)
+        # The timestamp counter is implied: next timestamp == next_id + next_trade - 1, since every order id
+        # and every trade id consumes exactly one timestamp (engine-spec §1.2).
         self._next_id = 1
-        self._next_ts = 1
         self._next_trade = 1
-        self._trades: list[Trade] = []
-        self._events: list[tuple[Any, ...]] = []
+        self._trades: list[tuple[Any, ...]] = []  # plain tuples, Trade field order
+        # Event log: the record tuple for a submit, a bare int for a cancel, a list for anything else.
+        self._events: list[Any] = []
         self._ltp: int | None = None
         self._prev_px: int | None = None        # last price seen by trigger processing
         self._absdiff: deque[int] = deque(maxlen=10_000)  # |Δp| history for adaptive trailing stops
@@ -124,44 +88,54 @@ class Exchange:
         s = SIDE_CODES.get(side)
         if s is None:
             s = parse_side(side)
-        t = TIF_CODES.get(tif)
-        if t is None:
-            t = parse_tif(tif)
-        p = STP_CODES.get(stp_policy) if stp_policy != "off" else STP_OFF
-        if p is None:
-            p = parse_stp(stp_policy)
-        if price.__class__ is not _INT or not PRICE_MIN <= price <= PRICE_MAX:
+        if type(price) is not _INT or type(quantity) is not _INT or not (
+                PRICE_MIN <= price <= PRICE_MAX and 0 <= quantity <= U64_MAX):
             check_price(price)
-        if quantity.__class__ is not _INT or not 0 <= quantity <= U64_MAX:
             check_quantity(quantity)
-        if owner is not None:
-            check_owner(owner)
-        self._events.append((EV_LIMIT, s, price, quantity, t, owner, p))
-        # Fast path: a GTC order that does not cross simply rests.
-        if t == GTC and quantity and (
-            (s == BUY and (not self._apx or -self._apx[-1] > price))
-            or (s == SELL and (not self._bpx or self._bpx[-1] < price))
-        ):
-            oid = self._next_id
-            self._next_id = oid + 1
-            ts = self._next_ts
-            self._next_ts = ts + 1
-            rec = [oid, s, price, quantity, quantity, 0, ts, GTC, NEW, owner, p]
-            self._orders[oid] = rec
-            book = self._bids if s == BUY else self._asks
-            lv = book.get(price)
-            if lv is None:
-                book[price] = [quantity, 1, deque((rec,))]
-                if s == BUY:
-                    insort(self._bpx, price)
-                else:
-                    insort(self._apx, -price)
+        ext = None if tif == "gtc" and owner is None and stp_policy == "off" else make_ext(tif, owner, stp_policy)
+        if ext is None and quantity:
+            # Fast path: a plain GTC order that does not cross simply rests at the back of its level.
+            if s == BUY:
+                a = self._apx
+                if not a or -a[-1] > price:
+                    oid = self._next_id
+                    self._next_id = oid + 1
+                    rec = (0, price, quantity, quantity, oid + self._next_trade - 1, NEW, None)
+                    self._events.append(rec)
+                    self._orders[oid] = rec
+                    lv = self._bids.get(price)
+                    if lv is None:
+                        b = self._bpx
+                        if not b or price > b[-1]:
+                            self._bbo = (price, self._bbo[1])
+                        self._bids[price] = [quantity, 1, deque((oid,)), None]
+                        insort(b, price)
+                    else:
+                        lv[0] += quantity
+                        lv[1] += 1
+                        lv[2].append(oid)
+                    return _new(SubmitResult, (oid, "New", (), 0, quantity, 0))
             else:
-                lv[0] += quantity
-                lv[1] += 1
-                lv[2].append(rec)
-            return _new(SubmitResult, (oid, "New", [], 0, quantity, 0))
-        return self._limit(s, price, quantity, t, owner, p)
+                b = self._bpx
+                if not b or b[-1] < price:
+                    oid = self._next_id
+                    self._next_id = oid + 1
+                    rec = (1, price, quantity, quantity, oid + self._next_trade - 1, NEW, None)
+                    self._events.append(rec)
+                    self._orders[oid] = rec
+                    lv = self._asks.get(price)
+                    if lv is None:
+                        a = self._apx
+                        if not a or -price > a[-1]:
+                            self._bbo = (self._bbo[0], price)
+                        self._asks[price] = [quantity, 1, deque((oid,)), None]
+                        insort(a, -price)
+                    else:
+                        lv[0] += quantity
+                        lv[1] += 1
+                        lv[2].append(oid)
+                    return _new(SubmitResult, (oid, "New", (), 0, quantity, 0))
+        return self._match(s, price, quantity, ext)
 
     def submit_market(self, side: str, quantity: int, *, owner: int | None = None,
                       stp_policy: str = "off") -> SubmitResult:
@@ -169,11 +143,9 @@ class Exchange:
         s = SIDE_CODES.get(side)
         if s is None:
             s = parse_side(side)
-        p = parse_stp(stp_policy) if stp_policy != "off" else STP_OFF
         check_quantity(quantity)
-        check_owner(owner)
-        self._events.append((EV_MARKET, s, quantity, owner, p))
-        return self._limit(s, PRICE_MAX if s == BUY else PRICE_MIN, quantity, 1, owner, p)
+        ext = make_ext("ioc", owner, stp_policy, market=True)
+        return self._match(s, PRICE_MAX if s == BUY else PRICE_MIN, quantity, ext)
 
     def try_submit_limit(self, side: str, price: int, quantity: int, tif: str = "gtc", *,
                          owner: int | None = None, stp_policy: str = "off") -> SubmitResult:
@@ -191,32 +163,33 @@ class Exchange:
             raise LobValidationError("ZeroQuantity", "quantity must be greater than zero")
         return self.submit_market(side, quantity, owner=owner, stp_policy=stp_policy)
 
-    def _limit(self, s: int, price: int, qty: int, tif: int, owner: int | None, stp: int,
+    def _match(self, s: int, price: int, qty: int, ext: tuple[Any, ...] | None, log: bool = True,
                fire_stops: bool = True) -> SubmitResult:
-        """Create, match and dispose of one order (no event logging). Runs stop triggers if it traded."""
-        if tif == FOK and qty and not self._fok_fillable(s, price, qty, owner, stp):
-            # Ghost id: consumes an id and a timestamp, stores nothing (reference contract).
-            oid = self._next_id
-            self._next_id = oid + 1
-            self._next_ts += 1
-            return _new(SubmitResult, (oid, "Cancelled", [], 0, 0, qty))
+        """Create an order, match it, then rest, store or drop its remainder; fire stops if it traded.
+
+        `log=False` for orders spawned by modify and by stops (their own inputs are logged instead).
+        """
         oid = self._next_id
         self._next_id = oid + 1
-        nts = self._next_ts + 1
-        rec = [oid, s, price, qty, qty, 0, nts - 1, tif, NEW, owner, stp]
-        self._orders[oid] = rec
-        if s == BUY:
-            opx = self._apx
-            book = self._asks
-            sign = -1
+        ts = oid + self._next_trade - 1
+        if ext is None:
+            tif, owner, stp = GTC, None, STP_OFF
         else:
-            opx = self._bpx
-            book = self._bids
-            sign = 1
-        trades: list[Trade] = []
+            tif, owner, stp = ext[0], ext[1], ext[2]
+        if tif == FOK and qty and not self._fok_fillable(s, price, qty, owner, stp):
+            # Ghost: the id and timestamp are consumed but nothing is stored (reference contract).
+            if log:
+                self._events.append((s, price, qty, qty, ts, NEW, ext))
+            return _new(SubmitResult, (oid, "Cancelled", (), 0, 0, qty))
+        if s == BUY:
+            opx, book, sign = self._apx, self._asks, -1
+        else:
+            opx, book, sign = self._bpx, self._bids, 1
+        trades: list[tuple[Any, ...]] = []
         rem = qty
         stp_hit = False
         if rem and opx:
+            orders = self._orders
             side_name = SIDE_NAMES[s]
             stp_on = owner is not None and stp != STP_OFF
             ntid = self._next_trade
@@ -228,42 +201,39 @@ class Exchange:
                 lv = book[best]
                 q = lv[2]
                 while True:
-                    r = q[0]
-                    rr = r[4]
-                    if not rr:  # cancelled earlier; dropped lazily
+                    roid = q[0]
+                    r = orders[roid]
+                    if r[5] == CANCELLED:  # cancelled earlier; dropped lazily
                         q.popleft()
                         continue
-                    if stp_on and r[9] == owner:
-                        if stp == STP_CANCEL_NEWEST or (stp != STP_CANCEL_OLDEST and rem < rr):
-                            stp_hit = True
-                            break
-                        # CancelOldest, or DecrementAndCancel with the resting order not larger.
-                        r[4] = 0
-                        r[8] = CANCELLED
-                        q.popleft()
-                        lv[0] -= rr
-                        lv[1] -= 1
-                        if not lv[1]:
-                            del book[best]
-                            opx.pop()
-                            break
-                        continue
+                    rr = r[3]
+                    if stp_on:
+                        r_ext = r[6]
+                        if r_ext is not None and r_ext[1] == owner:
+                            if stp == STP_CANCEL_NEWEST or (stp != STP_CANCEL_OLDEST and rem < rr):
+                                stp_hit = True
+                                break
+                            # CancelOldest, or DecrementAndCancel with the resting order not larger.
+                            orders[roid] = (r[0], r[1], r[2], rr, r[4], CANCELLED, r_ext)
+                            q.popleft()
+                            lv[0] -= rr
+                            lv[1] -= 1
+                            if not lv[1]:
+                                del book[best]
+                                opx.pop()
+                                break
+                            continue
                     if rr <= rem:
                         fill = rr
-                        r[4] = 0
-                        r[5] += rr
-                        r[8] = FILLED
+                        orders[roid] = (r[0], r[1], r[2], 0, r[4], FILLED, r[6])
                         q.popleft()
                         lv[1] -= 1
                     else:
                         fill = rem
-                        r[4] = rr - rem
-                        r[5] += rem
-                        r[8] = PARTIALLY_FILLED
+                        orders[roid] = (r[0], r[1], r[2], rr - rem, r[4], PARTIALLY_FILLED, r[6])
                     lv[0] -= fill
-                    append(_new(Trade, (ntid, best, fill, side_name, oid, r[0], nts)))
+                    append((ntid, best, fill, side_name, oid, roid, oid + ntid))
                     ntid += 1
-                    nts += 1
                     rem -= fill
                     if not lv[1]:
                         del book[best]
@@ -274,54 +244,55 @@ class Exchange:
                 if stp_hit:
                     break
             self._next_trade = ntid
-        self._next_ts = nts
+            self._refresh_bbo()
         filled = qty - rem
-        rec[5] = filled
-        if trades:
-            self._trades.extend(trades)
         if stp_hit or (rem and tif != GTC):
             # Leftovers of IOC/FOK/market/STP never rest and are terminal (fixes reference bug B2).
-            rec[4] = 0
-            rec[8] = CANCELLED
-            result = _new(SubmitResult, (oid, "PartiallyFilled" if filled else "Cancelled",
-                                         trades, filled, 0, rem))
+            status = CANCELLED
+            result = _new(SubmitResult, (oid, "PartiallyFilled" if filled else "Cancelled", trades, filled, 0, rem))
         elif not rem:
-            rec[4] = 0
-            rec[8] = FILLED
+            status = FILLED
             result = _new(SubmitResult, (oid, "Filled", trades, filled, 0, 0))
         else:
-            rec[4] = rem
-            if filled:
-                rec[8] = PARTIALLY_FILLED
-            self._rest(rec, rem)
+            status = PARTIALLY_FILLED if filled else NEW
+            self._rest(oid, s, price, rem)
             result = _new(SubmitResult, (oid, "PartiallyFilled" if filled else "New", trades, filled, rem, 0))
-        if trades and fire_stops:
-            self._on_trade_price(trades[-1][1])
+        rec = (s, price, qty, rem, ts, status, ext)
+        self._orders[oid] = rec
+        if log:
+            self._events.append(rec)
+        if trades:
+            self._trades.extend(trades)
+            if fire_stops:
+                self._on_trade_price(trades[-1][1])
         return result
 
-    def _rest(self, rec: list[Any], rem: int) -> None:
-        price = rec[PRICE]
-        book = self._bids if rec[SIDE] == BUY else self._asks
+    def _rest(self, oid: int, s: int, price: int, rem: int) -> None:
+        """Append a live order to the back of its level (creating the level)."""
+        book = self._bids if s == BUY else self._asks
         lv = book.get(price)
         if lv is None:
-            book[price] = [rem, 1, deque((rec,))]
-            if rec[SIDE] == BUY:
+            book[price] = [rem, 1, deque((oid,)), None]
+            if s == BUY:
                 insort(self._bpx, price)
             else:
                 insort(self._apx, -price)
+            self._refresh_bbo()
         else:
             lv[0] += rem
             lv[1] += 1
-            lv[2].append(rec)
+            lv[2].append(oid)
+
+    def _refresh_bbo(self) -> None:
+        b, a = self._bpx, self._apx
+        self._bbo = (b[-1] if b else None, -a[-1] if a else None)
 
     def _fok_fillable(self, s: int, price: int, qty: int, owner: int | None, stp: int) -> bool:
         """Can an FOK fill completely? Honours STP so an FOK is never partly STP-cancelled (fixes B3)."""
         if s == BUY:
-            prices = [-p for p in reversed(self._apx)]
-            book = self._asks
+            prices, book = [-p for p in reversed(self._apx)], self._asks
         else:
-            prices = list(reversed(self._bpx))
-            book = self._bids
+            prices, book = list(reversed(self._bpx)), self._bids
         available = 0
         stp_on = owner is not None and stp != STP_OFF
         for p in prices:
@@ -330,130 +301,20 @@ class Exchange:
             if not stp_on:
                 available += book[p][0]
             else:
-                for r in book[p][2]:
-                    rr = r[REM]
-                    if not rr:
+                for roid in book[p][2]:
+                    r = self._orders[roid]
+                    if r[STATUS] == CANCELLED:
                         continue
-                    if r[OWNER] == owner:
-                        if stp == STP_CANCEL_NEWEST or (stp != STP_CANCEL_OLDEST and qty - available < rr):
+                    if r[EXT] is not None and r[EXT][1] == owner:
+                        if stp == STP_CANCEL_NEWEST or (stp != STP_CANCEL_OLDEST and qty - available < r[REM]):
                             return False
                         continue
-                    available += rr
+                    available += r[REM]
                     if available >= qty:
                         return True
             if available >= qty:
                 return True
         return available >= qty
-
-    # ------------------------------------------------------------------ cancel / modify
-
-    def cancel(self, order_id: int) -> CancelResult:
-        """Cancel a resting order or a pending stop by id."""
-        self._events.append((EV_CANCEL, order_id))
-        r = self._orders.get(order_id)
-        if r is None:
-            return self._stops.cancel(order_id)
-        if r[8] >= FILLED:
-            return _NOT_ACTIVE
-        rem = r[4]
-        r[4] = 0
-        r[8] = CANCELLED
-        price = r[2]
-        book = self._bids if r[1] == BUY else self._asks
-        lv = book[price]
-        if lv[1] == 1:
-            del book[price]
-            if r[1] == BUY:
-                px = self._bpx
-                del px[bisect_left(px, price)]
-            else:
-                px = self._apx
-                del px[bisect_left(px, -price)]
-        else:
-            lv[1] -= 1
-            lv[0] -= rem
-        return _new(CancelResult, (True, rem, None))
-
-    def _take_off_book(self, r: list[Any]) -> int:
-        """Cancel an active record without logging an event; returns the cancelled quantity."""
-        rem = r[REM]
-        r[REM] = 0
-        r[STATUS] = CANCELLED
-        price = r[PRICE]
-        book = self._bids if r[SIDE] == BUY else self._asks
-        lv = book[price]
-        lv[1] -= 1
-        lv[0] -= rem
-        if not lv[1]:
-            del book[price]
-            px, key = (self._bpx, price) if r[SIDE] == BUY else (self._apx, -price)
-            del px[bisect_left(px, key)]
-        return rem  # type: ignore[no-any-return]
-
-    def modify(self, order_id: int, new_price: int, new_quantity: int) -> ModifyResult:
-        """Cancel-and-replace: same side, TIF and owner; new id, back of the queue; may trade at once.
-
-        Unlike the reference (B5), a trading modify updates the last trade price and fires stops, live
-        exactly as on replay.
-        """
-        check_price(new_price, "new_price")
-        check_quantity(new_quantity, "new_quantity")
-        self._events.append((EV_MODIFY, order_id, new_price, new_quantity))
-        if new_quantity == 0:
-            return _new(ModifyResult, (False, order_id, None, 0, [], "InvalidQuantity"))
-        r = self._orders.get(order_id)
-        if r is None:
-            return _new(ModifyResult, (False, order_id, None, 0, [], "OrderNotFound"))
-        if r[STATUS] >= FILLED:
-            return _new(ModifyResult, (False, order_id, None, 0, [], "OrderNotActive"))
-        cancelled = self._take_off_book(r)
-        res = self._limit(r[SIDE], new_price, new_quantity, r[TIF], r[OWNER], r[STP])
-        return _new(ModifyResult, (True, order_id, res[0], cancelled, res[2], None))
-
-    # ------------------------------------------------------------------ stops
-
-    def submit_stop_market(self, side: str, stop_price: int, quantity: int) -> StopSubmitResult:
-        """Stop that fires a market (IOC) order when the last trade price reaches `stop_price`."""
-        s = parse_side(side)
-        check_price(stop_price, "stop_price")
-        check_quantity(quantity)
-        self._events.append((EV_STOP_MARKET, s, stop_price, quantity))
-        return _stops.submit(self, s, stop_price, None, quantity, GTC, None)
-
-    def submit_stop_limit(self, side: str, stop_price: int, limit_price: int, quantity: int,
-                          tif: str = "gtc") -> StopSubmitResult:
-        """Stop that places a limit order at `limit_price` when triggered."""
-        s = parse_side(side)
-        t = parse_tif(tif)
-        check_price(stop_price, "stop_price")
-        check_price(limit_price, "limit_price")
-        check_quantity(quantity)
-        self._events.append((EV_STOP_LIMIT, s, stop_price, limit_price, quantity, t))
-        return _stops.submit(self, s, stop_price, limit_price, quantity, t, None)
-
-    def submit_trailing_stop_market(self, side: str, initial_stop_price: int, quantity: int,
-                                    trail_type: str, trail_value: float,
-                                    atr_period: int | None = None) -> StopSubmitResult:
-        """Trailing stop-market: "fixed" (ticks), "percentage" (fraction) or "sma_abs_change" (multiplier)."""
-        s = parse_side(side)
-        check_price(initial_stop_price, "initial_stop_price")
-        check_quantity(quantity)
-        method = _stops.parse_trail(trail_type, trail_value, atr_period)
-        self._events.append((EV_TRAIL_MARKET, s, initial_stop_price, quantity, method))
-        return _stops.submit(self, s, initial_stop_price, None, quantity, GTC, method)
-
-    def submit_trailing_stop_limit(self, side: str, initial_stop_price: int, limit_price: int,
-                                   quantity: int, trail_type: str, trail_value: float,
-                                   tif: str = "gtc", atr_period: int | None = None) -> StopSubmitResult:
-        """Trailing stop-limit; never triggers at submission, only on a later trade."""
-        s = parse_side(side)
-        t = parse_tif(tif)
-        check_price(initial_stop_price, "initial_stop_price")
-        check_price(limit_price, "limit_price")
-        check_quantity(quantity)
-        method = _stops.parse_trail(trail_type, trail_value, atr_period)
-        self._events.append((EV_TRAIL_LIMIT, s, initial_stop_price, limit_price, quantity, t, method))
-        return _stops.submit(self, s, initial_stop_price, limit_price, quantity, t, method)
 
     def _on_trade_price(self, price: int) -> None:
         """Record the last trade price and run trigger processing (history only when no stop is pending)."""
@@ -466,154 +327,134 @@ class Exchange:
             self._absdiff.append(price - prev if price >= prev else prev - price)
         self._prev_px = price
 
-    # ------------------------------------------------------------------ queries
+    # ------------------------------------------------------------------ cancel / modify
 
-    def best_bid(self) -> int | None:
-        """Highest bid price, or None."""
-        b = self._bpx
-        return b[-1] if b else None
-
-    def best_ask(self) -> int | None:
-        """Lowest ask price, or None."""
-        a = self._apx
-        return -a[-1] if a else None
-
-    def best_bid_ask(self) -> tuple[int | None, int | None]:
-        """(best bid, best ask); None for an empty side."""
-        b = self._bpx
-        a = self._apx
-        return (b[-1] if b else None, -a[-1] if a else None)
-
-    def spread(self) -> int | None:
-        """best ask - best bid in ticks, when both sides exist."""
-        b = self._bpx
-        a = self._apx
-        return -a[-1] - b[-1] if a and b else None
-
-    def depth(self, levels: int = 10) -> BookSnapshot:
-        """Immutable snapshot of the top `levels` price levels per side, best first."""
-        bk = self._bids
-        ak = self._asks
-        bids = [_new(LevelSnapshot, (p, (lv := bk[p])[0], lv[1])) for p in self._bpx[:-levels - 1:-1]]
-        asks = [_new(LevelSnapshot, (-n, (lv := ak[-n])[0], lv[1])) for n in self._apx[:-levels - 1:-1]]
-        return BookSnapshot(bids, asks)
-
-    def full_book(self) -> BookSnapshot:
-        """Snapshot of every level on both sides."""
-        return self.depth(max(len(self._bpx), len(self._apx)))
-
-    def l2(self, levels: int = 10) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
-        """Raw top-of-book levels as plain (price, quantity, order_count) tuples (no snapshot object)."""
-        bk = self._bids
-        ak = self._asks
-        return ([(p, (lv := bk[p])[0], lv[1]) for p in self._bpx[:-levels - 1:-1]],
-                [(-n, (lv := ak[-n])[0], lv[1]) for n in self._apx[:-levels - 1:-1]])
-
-    def get_order(self, order_id: int) -> Order | None:
-        """Read-only view of an order (None for unknown, FOK ghost or cleared ids)."""
+    def cancel(self, order_id: int) -> CancelResult:
+        """Cancel a resting order or a pending stop by id."""
+        self._events.append(order_id)
         r = self._orders.get(order_id)
         if r is None:
-            return None
-        return _new(Order, (r[ID], SIDE_NAMES[r[SIDE]], r[PRICE], r[ORIG], r[REM], r[FILLED_QTY],
-                            STATUS_ORDER[r[STATUS]], TIF_NAMES[r[TIF]], r[TS], r[OWNER]))
-
-    def get_stop_order(self, order_id: int) -> dict[str, Any] | None:
-        """Stop order as a dict (id, side, stop_price, limit_price, quantity, status, timestamp)."""
-        return self._stops.view(order_id)
-
-    def trades(self) -> list[Trade]:
-        """Trade history since the last `clear_trades`, chronological."""
-        return list(self._trades)
-
-    def last_trade_price(self) -> int | None:
-        """Price of the last trade that drove trigger processing."""
-        return self._ltp
-
-    def pending_stop_count(self) -> int:
-        """Number of pending (untriggered, uncancelled) stops."""
-        return self._stops.pending
-
-    def active_order_count(self) -> int:
-        """Number of orders resting on the book."""
-        return sum(lv[1] for lv in self._bids.values()) + sum(lv[1] for lv in self._asks.values())  # type: ignore[no-any-return]
-
-    def events(self) -> list[Event]:
-        """The input event log, oldest first."""
-        return [Event(e) for e in self._events]
-
-    # ------------------------------------------------------------------ memory management
-
-    def clear_trades(self) -> None:
-        """Forget the trade history (last trade price is kept)."""
-        self._trades.clear()
-
-    def clear_order_history(self) -> int:
-        """Drop terminal orders and non-pending stops; returns how many regular orders were removed."""
-        dead = [oid for oid, r in self._orders.items() if r[STATUS] >= FILLED]
-        for oid in dead:
-            del self._orders[oid]
-        self._stops.clear_history()
-        return len(dead)
-
-    def compact(self) -> None:
-        """Physically drop cancelled records from level queues (no observable change)."""
-        for book in (self._bids, self._asks):
-            for lv in book.values():
-                lv[2] = deque(r for r in lv[2] if r[REM])
-
-    def clear_events(self) -> None:
-        """Empty the event log; the book state is kept."""
-        self._events.clear()
-
-    # ------------------------------------------------------------------ event log and replay
-
-    def apply(self, event: Event | tuple[Any, ...]) -> list[Trade]:
-        """Apply one logged event (recording it) and return the trades of that event only."""
-        e = event.raw if isinstance(event, Event) else event
-        before = len(self._trades)
-        kind = e[0]
-        if kind == EV_LIMIT:
-            self.submit_limit(SIDE_NAMES[e[1]], e[2], e[3], TIF_NAMES[e[4]], owner=e[5],
-                              stp_policy=STP_NAMES[e[6]])
-        elif kind == EV_MARKET:
-            self.submit_market(SIDE_NAMES[e[1]], e[2], owner=e[3], stp_policy=STP_NAMES[e[4]])
-        elif kind == EV_CANCEL:
-            self.cancel(e[1])
-        elif kind == EV_MODIFY:
-            self.modify(e[1], e[2], e[3])
-        elif kind == EV_STOP_MARKET:
-            self.submit_stop_market(SIDE_NAMES[e[1]], e[2], e[3])
-        elif kind == EV_STOP_LIMIT:
-            self.submit_stop_limit(SIDE_NAMES[e[1]], e[2], e[3], e[4], TIF_NAMES[e[5]])
-        elif kind in (EV_TRAIL_MARKET, EV_TRAIL_LIMIT):
-            _stops.apply_trailing_event(self, e)
+            return self._stops.cancel(order_id)
+        if r[5] >= FILLED:
+            return _NOT_ACTIVE
+        rem = r[3]
+        price = r[1]
+        self._orders[order_id] = (r[0], price, r[2], rem, r[4], CANCELLED, r[6])
+        if r[0] == BUY:
+            lv = self._bids[price]
+            if lv[1] == 1:
+                del self._bids[price]
+                px = self._bpx
+                del px[bisect_left(px, price)]
+                if not px or price > px[-1]:
+                    self._bbo = (px[-1] if px else None, self._bbo[1])
+            else:
+                lv[1] -= 1
+                lv[0] -= rem
         else:
-            raise ValueError(f"unknown event kind {kind!r}")
-        return self._trades[before:]
+            lv = self._asks[price]
+            if lv[1] == 1:
+                del self._asks[price]
+                px = self._apx
+                del px[bisect_left(px, -price)]
+                if not px or -price > px[-1]:
+                    self._bbo = (self._bbo[0], -px[-1] if px else None)
+            else:
+                lv[1] -= 1
+                lv[0] -= rem
+        res = CANCEL_RESULTS.get(rem)
+        if res is None:
+            res = _new(CancelResult, (True, rem, None))
+        return res
 
-    def apply_all(self, events: Iterable[Event | tuple[Any, ...]]) -> list[Trade]:
-        """Apply events in order; returns all their trades."""
-        before = len(self._trades)
-        for e in events:
-            self.apply(e)
-        return self._trades[before:]
+    def _take_off_book(self, oid: int, r: tuple[Any, ...]) -> int:
+        """Cancel an active order without logging an event; returns the cancelled quantity."""
+        rem: int = r[REM]
+        price = r[PRICE]
+        self._orders[oid] = (r[SIDE], price, r[ORIG], rem, r[TS], CANCELLED, r[EXT])
+        book = self._bids if r[SIDE] == BUY else self._asks
+        lv = book[price]
+        lv[1] -= 1
+        lv[0] -= rem
+        if not lv[1]:
+            del book[price]
+            px, key = (self._bpx, price) if r[SIDE] == BUY else (self._apx, -price)
+            del px[bisect_left(px, key)]
+            self._refresh_bbo()
+        return rem
 
-    @staticmethod
-    def replay(events: Iterable[Event | tuple[Any, ...]]) -> Exchange:
-        """A fresh exchange with `events` applied: same state, same ids, same trades."""
-        ex = Exchange()
-        ex.apply_all(events)
-        return ex
+    def modify(self, order_id: int, new_price: int, new_quantity: int) -> ModifyResult:
+        """Cancel-and-replace: same side, TIF and owner; new id, back of the queue; may trade at once.
 
-    def save(self, path: str) -> None:
-        """Write the event log as JSON lines (the seed's dialect plus owner/stp_policy when set)."""
-        save_events(self._events, path)
+        Unlike the reference (B5), a trading modify updates the last trade price and fires stops, live
+        exactly as on replay.
+        """
+        check_price(new_price, "new_price")
+        check_quantity(new_quantity, "new_quantity")
+        self._events.append([EV_MODIFY, order_id, new_price, new_quantity])
+        if new_quantity == 0:
+            return _new(ModifyResult, (False, order_id, None, 0, (), "InvalidQuantity"))
+        r = self._orders.get(order_id)
+        if r is None:
+            return _new(ModifyResult, (False, order_id, None, 0, (), "OrderNotFound"))
+        if r[STATUS] >= FILLED:
+            return _new(ModifyResult, (False, order_id, None, 0, (), "OrderNotActive"))
+        cancelled = self._take_off_book(order_id, r)
+        res = self._match(r[SIDE], new_price, new_quantity, r[EXT], log=False)
+        return _new(ModifyResult, (True, order_id, res[0], cancelled, res[2], None))
 
-    @staticmethod
-    def load(path: str) -> Exchange:
-        """Rebuild an exchange from a JSON-lines event log; EventLogError names the bad line."""
-        return Exchange.replay(load_events(path))
+    # ------------------------------------------------------------------ stops
 
-    def __repr__(self) -> str:
-        bid, ask = self.best_bid_ask()
-        return f"Exchange(bid={bid}, ask={ask}, orders={len(self._orders)}, trades={len(self._trades)})"
+    def submit_stop_market(self, side: str, stop_price: int, quantity: int) -> StopSubmitResult:
+        """Stop that fires a market (IOC) order when the last trade price reaches `stop_price`."""
+        s = parse_side(side)
+        check_price(stop_price, "stop_price")
+        check_quantity(quantity)
+        self._events.append([EV_STOP_MARKET, s, stop_price, quantity])
+        return _stops.submit(self, s, stop_price, None, quantity, GTC, None)
+
+    def submit_stop_limit(self, side: str, stop_price: int, limit_price: int, quantity: int,
+                          tif: str = "gtc") -> StopSubmitResult:
+        """Stop that places a limit order at `limit_price` when triggered."""
+        s = parse_side(side)
+        t = parse_tif(tif)
+        check_price(stop_price, "stop_price")
+        check_price(limit_price, "limit_price")
+        check_quantity(quantity)
+        self._events.append([EV_STOP_LIMIT, s, stop_price, limit_price, quantity, t])
+        return _stops.submit(self, s, stop_price, limit_price, quantity, t, None)
+
+    def submit_trailing_stop_market(self, side: str, initial_stop_price: int, quantity: int,
+                                    trail_type: str, trail_value: float,
+                                    atr_period: int | None = None) -> StopSubmitResult:
+        """Trailing stop-market: "fixed" (ticks), "percentage" (fraction) or "sma_abs_change" (multiplier)."""
+        s = parse_side(side)
+        check_price(initial_stop_price, "initial_stop_price")
+        check_quantity(quantity)
+        method = _stops.parse_trail(trail_type, trail_value, atr_period)
+        self._events.append([EV_TRAIL_MARKET, s, initial_stop_price, quantity, method])
+        return _stops.submit(self, s, initial_stop_price, None, quantity, GTC, method)
+
+    def submit_trailing_stop_limit(self, side: str, initial_stop_price: int, limit_price: int,
+                                   quantity: int, trail_type: str, trail_value: float,
+                                   tif: str = "gtc", atr_period: int | None = None) -> StopSubmitResult:
+        """Trailing stop-limit; never triggers at submission, only on a later trade."""
+        s = parse_side(side)
+        t = parse_tif(tif)
+        check_price(initial_stop_price, "initial_stop_price")
+        check_price(limit_price, "limit_price")
+        check_quantity(quantity)
+        method = _stops.parse_trail(trail_type, trail_value, atr_period)
+        self._events.append([EV_TRAIL_LIMIT, s, initial_stop_price, limit_price, quantity, t, method])
+        return _stops.submit(self, s, initial_stop_price, limit_price, quantity, t, method)
+
+    def _fire_stop(self, side: int, limit: int | None, qty: int, tif: int) -> SubmitResult:
+        """Place the order a triggered stop spawns (not logged, no owner; a stop-market fires as IOC)."""
+        if limit is None:
+            extreme = PRICE_MAX if side == BUY else PRICE_MIN
+            return self._match(side, extreme, qty, (IOC, None, STP_OFF, True), log=False, fire_stops=False)
+        ext = None if tif == GTC else (tif, None, STP_OFF, False)
+        return self._match(side, limit, qty, ext, log=False, fire_stops=False)
+
+
+__all__ = ["Exchange"]

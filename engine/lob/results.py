@@ -1,7 +1,7 @@
 """Immutable result and record views returned by the order book (reference-compatible attribute names).
 
-They are tuple subclasses built with `tuple.__new__` on the hot path: cheap to create, read-only, picklable.
-This module must not mutate book state.
+They are tuple subclasses built with `tuple.__new__`: read-only and picklable. Trades are stored as plain
+tuples (which CPython's GC stops tracking) and wrapped in `Trade` only when read. Never mutates book state.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ _new = tuple.__new__
 
 
 def _props(*names: str) -> dict[str, Any]:
-    return {name: property(itemgetter(i)) for i, name in enumerate(names)}
+    # `trades` is excluded: those classes build Trade views from stored plain tuples on access.
+    return {name: property(itemgetter(i)) for i, name in enumerate(names) if name != "trades"}
 
 
 class Trade(tuple):  # type: ignore[type-arg]
@@ -70,11 +71,15 @@ class SubmitResult(tuple):  # type: ignore[type-arg]
     _fields = ("order_id", "status", "trades", "filled_quantity", "resting_quantity", "cancelled_quantity")
     order_id: int
     status: str
-    trades: list[Trade]
     filled_quantity: int
     resting_quantity: int
     cancelled_quantity: int
     locals().update(_props(*_fields))
+
+    @property
+    def trades(self) -> list[Trade]:
+        """Trades of this submission (views built on access; the book stores plain tuples)."""
+        return [_new(Trade, t) for t in self[2]]
 
     @property
     def has_trades(self) -> bool:
@@ -121,9 +126,13 @@ class ModifyResult(tuple):  # type: ignore[type-arg]
     old_order_id: int
     new_order_id: int | None
     cancelled_quantity: int
-    trades: list[Trade]
     error: str | None
     locals().update(_props(*_fields))
+
+    @property
+    def trades(self) -> list[Trade]:
+        """Trades of the replacement order (views built on access)."""
+        return [_new(Trade, t) for t in self[4]]
 
     def __repr__(self) -> str:
         if self[0]:

@@ -1,7 +1,7 @@
 """Stop and trailing-stop orders: the pending-stop book, trail offsets and the bounded trigger cascade.
 
 Semantics follow engine-spec §2 (trigger on last trade price, FIFO by submission timestamp, cascade capped at
-100 rounds, trailing stops ratchet only tighter). It drives the exchange only through `Exchange._limit`.
+100 rounds, trailing stops ratchet only tighter). It drives the exchange only through `Exchange._fire_stop`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from bisect import bisect_left, insort
 from typing import TYPE_CHECKING, Any
 
 from engine.lob.results import CancelResult, StopSubmitResult
-from engine.lob.types import BUY, GTC, IOC, PRICE_MAX, PRICE_MIN, SIDE_NAMES, STP_OFF, TIF_NAMES
+from engine.lob.types import BUY, GTC, SIDE_NAMES, TIF_NAMES
 
 if TYPE_CHECKING:
     from engine.lob.exchange import Exchange
@@ -149,8 +149,7 @@ def submit(ex: Exchange, side: int, stop: int, limit: int | None, qty: int, tif:
     """Register a stop (consuming an id and a timestamp); plain stops trigger at once if already through."""
     oid = ex._next_id
     ex._next_id = oid + 1
-    ts = ex._next_ts
-    ex._next_ts = ts + 1
+    ts = oid + ex._next_trade - 1  # the shared timestamp counter (see Exchange.__init__)
     rec: list[Any] = [oid, side, stop, limit, qty, tif, ts, PENDING, method, None]
     ex._stops.add(rec)
     if method is None and ex._ltp is not None and _triggers(side, stop, ex._ltp):
@@ -201,12 +200,7 @@ def process_triggers(ex: Exchange) -> None:
             return
         traded_at = None
         for rec in fired:
-            side = rec[S_SIDE]
-            if rec[S_LIMIT] is None:
-                extreme = PRICE_MAX if side == BUY else PRICE_MIN
-                res = ex._limit(side, extreme, rec[S_QTY], IOC, None, STP_OFF, fire_stops=False)
-            else:
-                res = ex._limit(side, rec[S_LIMIT], rec[S_QTY], rec[S_TIF], None, STP_OFF, fire_stops=False)
+            res = ex._fire_stop(rec[S_SIDE], rec[S_LIMIT], rec[S_QTY], rec[S_TIF])
             if res[2]:
                 traded_at = res[2][-1][1]
         if traded_at is None:
