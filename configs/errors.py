@@ -12,3 +12,19 @@ class NanobookError(Exception):
 
 class InputError(NanobookError):
     """Invalid user input: a config, target or recording that fails validation (exit 4)."""
+
+
+class ConfigError(InputError):
+    """config.toml is unreadable or invalid. `issues` holds every problem found (one line each)."""
+
+    def __init__(self, message: str, issues: list[str] | None = None) -> None:
+        self.issues = issues or []
+        super().__init__(message)
+
+
+class TargetError(InputError):
+    """target.json is unreadable or invalid. `issues` holds every problem found (one line each)."""
+
+    def __init__(self, message: str, issues: list[str] | None = None) -> None:
+        self.issues = issues or []
+        super().__init__(message)

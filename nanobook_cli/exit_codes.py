@@ -24,13 +24,28 @@ class ExitCode(IntEnum):
 
 def exit_code_for(exc: BaseException) -> ExitCode:
     """Map an exception to its exit code; anything not deliberately raised by nanobook is INTERNAL."""
-    from configs.errors import InputError, NanobookError
+    from audit.errors import AuditError
+    from configs.errors import InputError
+    from engine.errors import (
+        BrokerError,
+        DeclinedError,
+        RecoveryRequired,
+        RiskRejected,
+        UnknownSymbol,
+    )
 
     if isinstance(exc, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
-    if isinstance(exc, InputError):
-        return ExitCode.INPUT_INVALID
-    code = getattr(exc, "exit_code", None)
-    if isinstance(exc, NanobookError) and isinstance(code, ExitCode):
-        return code
+    table: tuple[tuple[type[BaseException], ExitCode], ...] = (
+        (InputError, ExitCode.INPUT_INVALID),
+        (UnknownSymbol, ExitCode.INPUT_INVALID),
+        (DeclinedError, ExitCode.DECLINED),
+        (RiskRejected, ExitCode.RISK_REJECTED),
+        (BrokerError, ExitCode.BROKER_UNAVAILABLE),
+        (AuditError, ExitCode.AUDIT_ERROR),
+        (RecoveryRequired, ExitCode.RECOVERY_REQUIRED),
+    )
+    for kind, code in table:
+        if isinstance(exc, kind):
+            return code
     return ExitCode.INTERNAL
