@@ -1,21 +1,21 @@
 """The nanobook exception tree. The CLI maps these to exit codes in one place (`nanobook_cli/exit_codes.py`).
 
-    NanobookError                          (configs.errors)
-    ├── InputError                         bad config / target / recording / plan          → exit 4
-    │   ├── ConfigError, TargetError       (configs.errors)
-    │   ├── EventLogError                  a malformed event-log line (names the line)
-    │   ├── LobValidationError             try_submit_* rejected a zero quantity / price
-    │   └── StalePlanError                 `run --plan` refused a plan whose inputs moved
-    ├── DeclinedError                      the operator said no, or no TTY and no --yes   → exit 3
-    ├── RiskRejected                       a risk check FAILed; nothing was submitted      → exit 5
-    ├── BrokerError                        the broker refused or failed
-    │   ├── BrokerUnavailable              cannot connect / timed out; retryable           → exit 6
-    │   ├── UnknownSymbol                  the venue does not know a symbol                → exit 4
-    │   ├── OrderRejected                  the venue rejected one order (kept per order)
-    │   └── AmbiguousOrderState            outcome unknown (timeout, disconnect, 5xx): look up by client id
-    ├── AuditError                         (audit.errors) corrupt / unwritable log         → exit 10
-    │   └── AuditLocked                    another process holds the audit lock            → exit 10
-    └── RecoveryRequired                   a previous run is incomplete                    → exit 9
+NanobookError                          (configs.errors)
+├── InputError                         bad config / target / recording / plan          → exit 4
+│   ├── ConfigError, TargetError       (configs.errors)
+│   ├── EventLogError                  a malformed event-log line (names the line)
+│   ├── LobValidationError             try_submit_* rejected a zero quantity / price
+│   └── StalePlanError                 `run --plan` refused a plan whose inputs moved
+├── DeclinedError                      the operator said no, or no TTY and no --yes   → exit 3
+├── RiskRejected                       a risk check FAILed; nothing was submitted      → exit 5
+├── BrokerError                        the broker refused or failed
+│   ├── BrokerUnavailable              cannot connect / timed out; retryable           → exit 6
+│   ├── UnknownSymbol                  the venue does not know a symbol                → exit 4
+│   ├── OrderRejected                  the venue rejected one order (kept per order)
+│   └── AmbiguousOrderState            outcome unknown (timeout, disconnect, 5xx): look up by client id
+├── AuditError                         (audit.errors) corrupt / unwritable log         → exit 10
+│   └── AuditLocked                    another process holds the audit lock            → exit 10
+└── RecoveryRequired                   a previous run is incomplete                    → exit 9
 """
 
 from __future__ import annotations

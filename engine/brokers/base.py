@@ -149,8 +149,10 @@ class Fill:
 
 @runtime_checkable
 class Broker(Protocol):
-    """Synchronous broker port (DESIGN §3.2). Every ambiguous outcome raises `AmbiguousOrderState`;
-    callers resolve it with `order(client_order_id=...)` before any retry and never resubmit a remainder.
+    """Synchronous broker port (DESIGN §3.2).
+
+    Every ambiguous outcome raises `AmbiguousOrderState`; callers resolve it with
+    `order(client_order_id=...)` before any retry and never resubmit a remainder automatically.
     """
 
     name: str
