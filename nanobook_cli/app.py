@@ -10,7 +10,7 @@ import sys
 import typer
 
 from nanobook_cli import __version__
-from nanobook_cli.commands import bench, repl, replay
+from nanobook_cli.commands import bench, config, kill, plan, positions, reconcile, repl, replay, run, sim, status
 from nanobook_cli.exit_codes import ExitCode, exit_code_for
 
 app = typer.Typer(
@@ -42,9 +42,17 @@ def _root(
     """nanobook: from target weights to safe, audited orders."""
 
 
+app.command("plan")(plan.plan)
+app.command("run")(run.run)
+app.command("reconcile")(reconcile.reconcile)
+app.command("positions")(positions.positions)
+app.command("status")(status.status)
+app.command("kill")(kill.kill)
 app.command("replay")(replay.replay)
 app.command("repl")(repl.repl)
 app.command("bench")(bench.bench)
+app.add_typer(config.app, name="config")
+app.add_typer(sim.app, name="sim")
 
 
 def _report_error(exc: BaseException, code: ExitCode) -> None:
@@ -60,15 +68,15 @@ def _report_error(exc: BaseException, code: ExitCode) -> None:
 
 def main() -> None:
     """Console-script entry point: run the app and map every outcome to an exit code."""
-    import click
-
+    # Typer vendors its own click; its usage errors all derive from this class.
+    usage_error = typer.BadParameter.__mro__[2]
     try:
         rv = app(standalone_mode=False, prog_name="nanobook")
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("\ninterrupted\n")
         sys.exit(ExitCode.INTERRUPTED)
-    except click.ClickException as exc:
-        exc.show()
+    except usage_error as exc:
+        exc.show()  # type: ignore[attr-defined]
         sys.exit(ExitCode.USAGE)
     except (KeyboardInterrupt, Exception) as exc:
         code = exit_code_for(exc)

@@ -1,0 +1,28 @@
+"""Composition root: the only place that picks a broker implementation and the clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from configs.models import NanobookConfig
+    from engine.brokers.base import Broker
+
+
+def system_clock() -> datetime:
+    """Wall-clock time in UTC (the engine itself never reads the clock)."""
+    return datetime.now(UTC)
+
+
+def make_broker(config: NanobookConfig, *, readonly: bool = False, root: Path | None = None) -> Broker:
+    """Build the configured broker adapter. `readonly` is passed to adapters that support it."""
+    from engine.errors import BrokerUnavailable
+
+    kind = config.broker.kind
+    if kind == "sim":
+        from engine.brokers.sim import SimBroker
+
+        return SimBroker(root or Path.cwd(), clock=system_clock)
+    raise BrokerUnavailable(f"broker kind {kind!r} is not available in this build yet (use kind = \"sim\")")
