@@ -83,9 +83,15 @@ def _no_float(value: object) -> object:
 UtcDatetime = Annotated[
     datetime, AfterValidator(_as_utc), PlainSerializer(format_ts, return_type=str, when_used="json")
 ]
-Amount = Annotated[Decimal, BeforeValidator(_no_float)]  # finite by pydantic's default for Decimal
-PositiveAmount = Annotated[Decimal, BeforeValidator(_no_float), Field(gt=0)]
-NonNegativeAmount = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0)]
+def _plain(value: Decimal) -> str:
+    # Fixed-point text, every digit kept ("0.00000001", not "1E-8"): exact, and readable in an audit.
+    return format(value, "f")
+
+
+_AsText = PlainSerializer(_plain, return_type=str, when_used="json")
+Amount = Annotated[Decimal, BeforeValidator(_no_float), _AsText]  # finite by pydantic's default for Decimal
+PositiveAmount = Annotated[Decimal, BeforeValidator(_no_float), Field(gt=0), _AsText]
+NonNegativeAmount = Annotated[Decimal, BeforeValidator(_no_float), Field(ge=0), _AsText]
 ClientOrderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 Symbol = Annotated[str, Field(min_length=1, max_length=32)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import gc
 import json
-import json.scanner
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -44,7 +43,8 @@ _PREVIEW: Final = 200
 _CONTEXT_SYMBOL: Final = re.compile(r"(?:^|[\s,])symbol:([^,\s]+)")
 _CONTEXT_CLIENT_ID: Final = re.compile(r"(?:^|[\s,])client_order_id:([^,\s]+)")
 _REPAIR_EVENT: Final = "torn_tail_repaired"
-_SCAN: Final = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner when available
+# The C scanner json.loads ends in (set on every JSONDecoder; typeshed does not declare the attribute).
+_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,41 +225,68 @@ def parse_audit(data: bytes, path: Path | None = None) -> AuditLog:
     try:
         return _parse(data, path)
     finally:
+        # Hand the new objects straight to the oldest generation (freeze + unfreeze are O(1) list splices) so
+        # the collector does not walk a million records again in gen0 and gen1 right after we re-enable it.
+        # Other live objects are promoted early too, which only delays collecting any cycles among them.
+        gc.freeze()
+        gc.unfreeze()
         if was_enabled:
             gc.enable()
 
 
-def _split(data: bytes) -> Sequence[str | bytes]:
+# One decoded line: (1-based line number, the JSON value or None, the problem or None, the text when bad).
+_Line = tuple[int, Any, str | None, str | bytes | None]
+
+
+def _lines(data: bytes) -> Iterator[_Line]:
     try:
-        return data.decode("utf-8").split("\n")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return data.split(b"\n")  # json.loads decodes each line, so only the damaged line is blamed
+        yield from _byte_lines(data)  # json.loads decodes each line, so only the damaged line is blamed
+        return
+    # Scan the whole text at line offsets instead of splitting it: no per-line string copies on the hot path.
+    scan = _SCAN
+    find = text.find
+    size = len(text)
+    pos = 0
+    number = 0
+    while pos < size:
+        number += 1
+        newline = find("\n", pos)
+        if newline < 0:
+            newline = size
+        try:
+            raw, end = scan(text, pos)
+        except (StopIteration, ValueError):
+            raw, end = None, -1
+        if end == newline or (pos <= end < newline and text[end:newline].isspace()):
+            yield number, raw, None, None
+        else:
+            # Slow path: blank lines, leading whitespace, or a bad line (also one whose JSON ran past its newline).
+            line = text[pos:newline]
+            if line and not line.isspace():
+                value, problem = _slow_decode(line)
+                yield number, value, problem, line
+        pos = newline + 1
+
+
+def _byte_lines(data: bytes) -> Iterator[_Line]:
+    for number, line in enumerate(data.split(b"\n"), 1):
+        if line and not line.isspace():
+            value, problem = _slow_decode(line)
+            yield number, value, problem, line
 
 
 def _parse(data: bytes, path: Path | None) -> AuditLog:
-    lines = _split(data)
     where = str(path) if path is not None else None
-    scan = _SCAN
     records: list[AuditRecord] = []
     repaired: list[TornTail] = []
     run_starts: list[int] = []
     client_ids: set[str] = set()
-    formats: set[str] = set()
+    has_v1 = has_seed = False
     max_seq = 0
     pending: TornTail | None = None  # a bad line that is only acceptable if it turns out to be the last one
-    for number, text in enumerate(lines, 1):
-        if not text:
-            continue
-        problem: str | None = None
-        try:
-            # The C scanner without json.loads' three Python frames: the hot path for well-formed lines.
-            raw, end = scan(text, 0)
-            if end != len(text) and not text[end:].isspace():
-                raise ValueError(end)
-        except (StopIteration, ValueError, TypeError):
-            if text.isspace():
-                continue
-            raw, problem = _slow_decode(text)
+    for number, raw, problem, text in _lines(data):
         record: AuditRecord | None = None
         if problem is None:
             if type(raw) is not dict:
@@ -276,6 +303,7 @@ def _parse(data: bytes, path: Path | None) -> AuditLog:
                     and type(raw.get("ts")) is str
                 ):
                     record = AuditRecord(number, raw, "v1", raw)
+                    has_v1 = True
                 else:
                     problem = _v1_problem(raw)
             else:
@@ -284,10 +312,11 @@ def _parse(data: bytes, path: Path | None) -> AuditLog:
                     problem = view
                 else:
                     record = AuditRecord(number, raw, "seed", view)
+                    has_seed = True
         if record is None:
             if pending is not None:
                 raise AuditCorrupt(pending.line, pending.reason, where)
-            pending = TornTail(number, problem or "unreadable", _preview(text))
+            pending = TornTail(number, problem or "unreadable", _preview(text or ""))
             continue
         view = record.view
         if pending is not None:
@@ -305,9 +334,9 @@ def _parse(data: bytes, path: Path | None) -> AuditLog:
         seq = view.get("seq")
         if type(seq) is int and seq > max_seq:
             max_seq = seq
-        formats.add(record.format)
         records.append(record)
-    index = LogIndex(tuple(run_starts), frozenset(client_ids), max_seq, frozenset(formats))
+    formats = frozenset(name for name, present in (("v1", has_v1), ("seed", has_seed)) if present)
+    index = LogIndex(tuple(run_starts), frozenset(client_ids), max_seq, formats)
     return AuditLog(records=records, torn_tail=pending, path=path, repaired=repaired, _index=index)
 
 

@@ -142,45 +142,90 @@ def compute_diff(
     for symbol in universe:
         weight = targets.get(symbol, _ZERO)
         position = positions.get(symbol)
-        current = position.quantity if position else _ZERO
-        quote = quotes.get(symbol)
-        mid = quote.mid if quote else None
-        if symbol in stale or mid is None or mid <= 0:
-            reason = "stale_quote" if symbol in stale else "no_price"
-            verb = "close" if weight == 0 else "trade"
-            skipped.append(SkippedSymbol(symbol, reason, f"cannot {verb} {symbol}: {reason.replace('_', ' ')}"))
+        priced = _priced(symbol, weight, quotes, instruments, stale)
+        if isinstance(priced, SkippedSymbol):
+            skipped.append(priced)
             continue
-        inst = instruments.get(symbol) or Instrument(symbol)
-        if not inst.tradable:
-            skipped.append(SkippedSymbol(symbol, "not_tradable", f"{symbol} is not tradable at the venue"))
-            continue
-        effective = weight * long_scale if weight > 0 else weight
-        target_value = equity * effective if equity > 0 else _ZERO
-        target_qty = _quantize(target_value / mid, inst.lot_size, ROUND_DOWN)
-        if target_qty != 0 and abs(target_qty) < inst.min_quantity:
-            target_qty = _ZERO
-        current_w = current * mid / equity if equity > 0 else _ZERO
-        if weight != 0 and abs(current_w - weight) * _BPS <= settings.tolerance_bps:
-            drift = (current_w - weight) * _BPS
-            skipped.append(SkippedSymbol(symbol, "within_tolerance",
-                                         f"drift {drift:+.1f} bp within ±{settings.tolerance_bps} bp"))
-            continue
-        for side, action, qty, why, leg in _legs(current, target_qty):
-            closing = leg == "close" or (target_qty == 0 and weight == 0)
-            notional = qty * mid
-            floor = max(settings.min_trade_notional, inst.min_notional)
-            if not closing and notional < floor:
-                skipped.append(SkippedSymbol(symbol, "below_min_notional",
-                                             f"{action} {qty} {symbol} ≈ {notional:.2f} < minimum {floor:.2f}"))
-                continue
-            orders.append(PlannedOrder(
-                client_order_id=client_order_id(scope, account_id, symbol, side, qty, leg),
-                symbol=symbol, side=side, action=action, quantity=qty,
-                limit_price=limit_price(mid, side, settings.limit_offset_bps, inst.tick_size),
-                reference_price=mid, current_quantity=current, target_quantity=target_qty,
-                current_weight=current_w, target_weight=weight,
-                reason="close: not in target" if weight == 0 else why, leg=leg,
-            ))
+        mid, inst = priced
+        ctx = _SymbolContext(symbol, weight, weight * long_scale if weight > 0 else weight,
+                             position.quantity if position else _ZERO, mid, inst)
+        new_orders, new_skips = _symbol_orders(ctx, equity, settings, scope, account_id)
+        orders.extend(new_orders)
+        skipped.extend(new_skips)
     # Sells first: a cash account cannot fund buys with proceeds it has not received yet.
     orders.sort(key=lambda o: (o.side != "sell", o.leg != "close", o.symbol))
     return DiffResult(tuple(orders), tuple(skipped), equity, long_scale)
+
+
+@dataclass(frozen=True, slots=True)
+class _SymbolContext:
+    symbol: str
+    weight: Decimal        # as in the target file
+    effective: Decimal     # after the cash-buffer scaling
+    current: Decimal
+    mid: Decimal
+    inst: Instrument
+
+
+def _priced(symbol: str, weight: Decimal, quotes: Mapping[str, Quote], instruments: Mapping[str, Instrument],
+            stale: frozenset[str]) -> tuple[Decimal, Instrument] | SkippedSymbol:
+    quote = quotes.get(symbol)
+    mid = quote.mid if quote else None
+    if symbol in stale or mid is None or mid <= 0:
+        reason = "stale_quote" if symbol in stale else "no_price"
+        verb = "close" if weight == 0 else "trade"
+        return SkippedSymbol(symbol, reason, f"cannot {verb} {symbol}: {reason.replace('_', ' ')}")
+    inst = instruments.get(symbol) or Instrument(symbol)
+    if not inst.tradable:
+        return SkippedSymbol(symbol, "not_tradable", f"{symbol} is not tradable at the venue")
+    return mid, inst
+
+
+def _symbol_orders(ctx: _SymbolContext, equity: Decimal, settings: DiffSettings, scope: str,
+                   account_id: str) -> tuple[list[PlannedOrder], list[SkippedSymbol]]:
+    """Orders for one priced symbol, each leg rounded to the lot and checked against the venue minimums."""
+    symbol, inst, mid = ctx.symbol, ctx.inst, ctx.mid
+    target_value = equity * ctx.effective if equity > 0 else _ZERO
+    target_qty = _quantize(target_value / mid, inst.lot_size, ROUND_DOWN)
+    if target_qty != 0 and abs(target_qty) < inst.min_quantity:
+        target_qty = _ZERO  # a holding below the venue minimum cannot exist
+    current_w = ctx.current * mid / equity if equity > 0 else _ZERO
+    if ctx.weight != 0 and abs(current_w - ctx.effective) * _BPS <= settings.tolerance_bps:
+        drift = (current_w - ctx.effective) * _BPS
+        detail = f"drift {drift:+.1f} bp within ±{settings.tolerance_bps} bp"
+        return [], [SkippedSymbol(symbol, "within_tolerance", detail)]
+    if ctx.weight != 0 and target_qty == 0 and ctx.current == 0:
+        return [], [SkippedSymbol(symbol, "rounds_to_zero",
+                                  f"{symbol}: {ctx.effective:.2%} of equity is less than one lot at {mid:.2f}")]
+    orders: list[PlannedOrder] = []
+    skipped: list[SkippedSymbol] = []
+    for side, action, raw_qty, why, leg in _legs(ctx.current, target_qty):
+        closing = leg == "close" or ctx.weight == 0
+        qty = _quantize(raw_qty, inst.lot_size, ROUND_DOWN)
+        limit = limit_price(mid, side, settings.limit_offset_bps, inst.tick_size)
+        problem = _leg_problem(qty, limit, inst, settings, closing)
+        if problem is not None:
+            skipped.append(SkippedSymbol(symbol, problem[0], f"{action} {qty} {symbol} {problem[1]}"))
+            continue
+        orders.append(PlannedOrder(
+            client_order_id=client_order_id(scope, account_id, symbol, side, qty, leg),
+            symbol=symbol, side=side, action=action, quantity=qty, limit_price=limit, reference_price=mid,
+            current_quantity=ctx.current, target_quantity=target_qty, current_weight=current_w,
+            target_weight=ctx.weight, reason="close: not in target" if ctx.weight == 0 else why, leg=leg,
+        ))
+    return orders, skipped
+
+
+def _leg_problem(qty: Decimal, limit: Decimal, inst: Instrument, settings: DiffSettings,
+                 closing: bool) -> tuple[str, str] | None:
+    """Why a leg cannot be sent: venue minimums always apply; our minimum notional not to closes."""
+    if qty <= 0:
+        return "below_lot", f"is less than one lot of {inst.lot_size} (dust)"
+    if qty < inst.min_quantity:
+        return "below_min_quantity", f"is below the venue minimum quantity {inst.min_quantity}"
+    notional = qty * limit  # what the venue checks: quantity at the limit price, not at the mid
+    if notional < inst.min_notional:
+        return "below_min_notional", f"≈ {notional:.2f} < minimum {inst.min_notional:.2f} (venue)"
+    if not closing and notional < settings.min_trade_notional:
+        return "below_min_notional", f"≈ {notional:.2f} < minimum {settings.min_trade_notional:.2f}"
+    return None

@@ -49,7 +49,7 @@ class OrderOutcome:
     """What happened to one planned order."""
 
     planned: PlannedOrder
-    # filled | partially_filled | cancelled | rejected | failed | ambiguous | submitted | not_submitted
+    # filled | partially_filled | cancelled | rejected | failed | ambiguous | working | submitted | not_submitted
     state: str = "not_submitted"
     order_id: str | None = None
     filled_quantity: Decimal = Decimal(0)
@@ -105,6 +105,11 @@ class _NullReporter:
         return None
 
 
+_FINAL = frozenset({"filled", "partially_filled", "cancelled", "rejected", "failed"})
+# After a cancel request, how many polls to wait for the venue to confirm it.
+_CANCEL_CONFIRM_POLLS = 5
+
+
 def _order_state(order: BrokerOrder) -> str:
     if order.state == OrderState.CANCELLED and order.filled_quantity > 0:
         return "partially_filled"
@@ -145,7 +150,7 @@ class Executor:
                 self.reporter.on_order(index, total, outcome, outcome.state)
             if index < total and not self.stop.is_set():
                 self.sleep(self.settings.order_interval_ms / 1000)
-        if self.stop.is_set():
+        if self.stop.is_set() and any(o.state not in _FINAL for o in result.outcomes):
             result.interrupted = True
         return result
 
@@ -190,7 +195,8 @@ class Executor:
             try:
                 return self.broker.order(client_order_id=client_order_id)
             except BrokerError:
-                self.sleep(min(2.0 ** attempt * 0.25, 5.0))
+                if attempt < self.settings.max_retries:
+                    self.sleep(min(2.0 ** attempt * 0.25, 5.0))
         raise AmbiguousOrderState(client_order_id, "could not look the order up by client id")
 
     def _submitted(self, planned: PlannedOrder, outcome: OrderOutcome, order: BrokerOrder) -> BrokerOrder:
@@ -236,6 +242,11 @@ class Executor:
             error = None
         except BrokerError as exc:
             after, error = self._poll(order), str(exc)
+        for _ in range(_CANCEL_CONFIRM_POLLS):
+            if after.state.is_terminal:
+                break
+            self.sleep(self.settings.poll_interval_s)
+            after = self._poll(after)
         self.audit.append({"event": "cancel_result", "client_order_id": planned.client_order_id,
                            "symbol": planned.symbol, "order_id": order.order_id,
                            "success": error is None and after.state.is_terminal, "state": after.state.value,
@@ -243,9 +254,15 @@ class Executor:
         return after
 
     def _finish(self, outcome: OrderOutcome, order: BrokerOrder) -> None:
-        outcome.state = _order_state(order) if order.state.is_terminal else "submitted"
         outcome.filled_quantity = order.filled_quantity
         outcome.avg_fill_price = order.avg_fill_price
+        if not order.state.is_terminal:
+            # The venue did not confirm the cancel: the order may still trade. No terminal event is written,
+            # so the audit log keeps it in flight and `recover` asks the venue about it.
+            outcome.state = "working"
+            outcome.error = "cancel not confirmed by the venue; run `nanobook recover`"
+            return
+        outcome.state = _order_state(order)
         self.audit.append({"event": "order_filled", "client_order_id": outcome.planned.client_order_id,
                            "symbol": outcome.planned.symbol, "order_id": order.order_id,
                            "state": order.state.value, "filled_quantity": order.filled_quantity,

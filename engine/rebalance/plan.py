@@ -33,7 +33,8 @@ def fingerprint(*, broker: str, account_id: str, cash: Decimal, positions: Mappi
 
 
 def _dec(value: Decimal) -> str:
-    return format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
+    """Canonical text of a decimal: 100.50, 100.5 and 1.005E+2 all give "100.5"."""
+    return format(value.normalize(), "f")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +92,11 @@ class Plan:
         }
 
     def save(self, path: Path) -> None:
-        """Write the plan as pretty JSON (atomically: temp file then rename)."""
+        """Write the plan as pretty JSON with a content hash (atomically: temp file then rename)."""
+        data = self.to_dict()
+        data["plan_sha256"] = content_hash(data)
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         tmp.replace(path)
 
     @staticmethod
@@ -105,10 +108,17 @@ class Plan:
             raise StalePlanError(f"cannot read plan {path}: {exc}") from None
         if not isinstance(data, dict) or data.get("schema") != PLAN_SCHEMA:
             raise StalePlanError(f"{path} is not a nanobook plan (schema {PLAN_SCHEMA!r} expected)")
+        if data.pop("plan_sha256", None) != content_hash(data):
+            raise StalePlanError(f"plan {path} was modified after it was saved (content hash mismatch)")
         try:
             return _plan_from_dict(data)
         except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
             raise StalePlanError(f"plan {path} is malformed: {exc!r}") from None
+
+
+def content_hash(data: dict[str, Any]) -> str:
+    """SHA-256 of a plan document (without its own hash), so a hand-edited plan is refused."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def order_to_dict(o: PlannedOrder) -> dict[str, Any]:
@@ -162,7 +172,7 @@ def check_fresh(plan: Plan, *, now: datetime, broker: str, account_id: str, cash
     current = fingerprint(broker=broker, account_id=account_id, cash=cash, positions=positions,
                           target_sha256=target_sha256, config_sha256=config_sha256)
     if current != plan.fingerprint:
-        reasons.append(_fingerprint_diff(plan, broker, account_id, cash, positions, target_sha256, config_sha256))
+        reasons.extend(_fingerprint_diff(plan, broker, account_id, cash, positions, target_sha256, config_sha256))
     for order in plan.orders:
         now_px = prices.get(order.symbol)
         if now_px is None:
@@ -176,15 +186,19 @@ def check_fresh(plan: Plan, *, now: datetime, broker: str, account_id: str, cash
 
 
 def _fingerprint_diff(plan: Plan, broker: str, account_id: str, cash: Decimal, positions: Mapping[str, Decimal],
-                      target_sha256: str, config_sha256: str | None) -> str:
+                      target_sha256: str, config_sha256: str | None) -> list[str]:
+    """Every input that differs from the plan's, in words."""
+    reasons = []
     if (broker, account_id) != (plan.broker, plan.account_id):
-        return f"account changed ({plan.broker}:{plan.account_id} → {broker}:{account_id})"
+        reasons.append(f"account changed ({plan.broker}:{plan.account_id} → {broker}:{account_id})")
     if target_sha256 != plan.target_sha256:
-        return "target file changed since the plan was made"
+        reasons.append("target file changed since the plan was made")
     if config_sha256 != plan.config_sha256:
-        return "config changed since the plan was made"
-    if cash != plan.cash:
-        return f"cash changed ({plan.cash} → {cash})"
+        reasons.append("config changed since the plan was made")
+    if cash.compare_total(plan.cash) != 0 and cash != plan.cash:
+        reasons.append(f"cash changed ({plan.cash} → {cash})")
     changed = sorted(s for s in set(plan.positions) | set(positions)
                      if plan.positions.get(s, Decimal(0)) != positions.get(s, Decimal(0)))
-    return "positions changed: " + ", ".join(changed[:5]) + (" …" if len(changed) > 5 else "")
+    if changed:
+        reasons.append("positions changed: " + ", ".join(changed[:5]) + (" …" if len(changed) > 5 else ""))
+    return reasons

@@ -326,3 +326,26 @@ def test_save_load_round_trip_with_non_finite_trail_value(tmp_path: Path, trail_
     ex.save(str(path))
     loaded = Exchange.load(str(path))
     assert loaded.pending_stop_count() == 1
+
+
+@pytest.mark.parametrize("line", ['{"type":["SubmitLimit"]}', '{"type":{"a":1}}'])
+def test_oracle_line_with_non_string_type_is_an_event_log_error(tmp_path: Path, line: str) -> None:
+    """ENGINE BUG: an unhashable "type" value escapes as TypeError (CLI: exit 1 "internal error") instead of
+    EventLogError naming the line (CLI: exit 4)."""
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"type":"Cancel","order_id":1}\n' + line + "\n")
+    with pytest.raises(EventLogError) as info:
+        load_events(str(path), "oracle")
+    assert info.value.line == 2
+
+
+@pytest.mark.parametrize("trail", ['{"Percentage":true}', '{"SmaAbsChange":{"multiplier":true,"period":3}}'])
+def test_event_log_rejects_json_booleans_as_trail_numbers(tmp_path: Path, trail: str) -> None:
+    """ENGINE BUG (minor): JSON true is read as the number 1.0 for Percentage / SmaAbsChange.multiplier,
+    while {"Fixed": true} and every integer field reject booleans."""
+    path = tmp_path / "e.jsonl"
+    path.write_text('{"SubmitTrailingStopMarket":{"side":"Buy","stop_price":1,"quantity":1,"trail_method":'
+                    + trail + "}}\n")
+    with pytest.raises(EventLogError) as info:
+        load_events(str(path))
+    assert info.value.line == 1

@@ -147,6 +147,17 @@ def test_cli_malformed_file_exits_4_and_names_the_line(tmp_path: Path) -> None:
     assert b"quantity" in proc.stderr
 
 
+def test_cli_non_string_event_type_exits_4_not_internal_error(tmp_path: Path) -> None:
+    """ENGINE BUG: {"type": [...]} raises TypeError inside the oracle reader; the CLI reports an internal
+    error (exit 1) instead of a malformed recording (exit 4 with the line number)."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type":["SubmitLimit"]}\n')
+    proc = run_cli("replay", str(bad), "--dialect", "oracle", "--trades-out", "-")
+    assert b"internal error" not in proc.stderr
+    assert proc.returncode == 4
+    assert f"{bad}:1:".encode() in proc.stderr
+
+
 def test_cli_json_envelope(corpus_dir: Path, tmp_path: Path) -> None:
     path = case_dir(corpus_dir, "01") / "input.jsonl"
     proc = run_cli("replay", str(path), "--json")

@@ -341,17 +341,15 @@ def test_setting_min_notional_wins_when_larger() -> None:
     assert "< minimum 1000.00" in r.skipped[0].detail
 
 
-def test_bug_sell_order_notional_at_its_limit_below_instrument_min_notional() -> None:
-    """BUG: the min-notional filter uses quantity × mid, but a sell is priced below the mid, so the order that
-    goes to the venue (quantity × limit, which is also `PlannedOrder.notional` and what the risk gate's
-    min-trade check uses) is below the instrument's minimum notional and the venue rejects it
-    (Binance NOTIONAL filter: price × quantity). Expected: no planned order has notional < the floor.
-    """
+def test_sell_notional_is_checked_at_its_limit_not_at_the_mid() -> None:
+    """The venue checks quantity × limit (Binance NOTIONAL): SELL 10 @ 9.99 = 99.90 is below a 100 minimum
+    although 10 × mid = 100 is not, so the leg is skipped rather than sent to be rejected."""
     inst = {"X": Instrument("X", min_notional=D(100))}
     r = run(equity=1_000, prices={"X": "10"}, targets={"X": "0.1"}, positions={"X": 20}, instruments=inst,
             offset=10)
-    assert [(o.side, o.quantity, o.limit_price) for o in r.orders] == [("sell", D(10), D("9.99"))]
-    assert all(o.notional >= D(100) for o in r.orders), [o.notional for o in r.orders]
+    assert r.orders == ()
+    assert [(s.symbol, s.reason) for s in r.skipped] == [("X", "below_min_notional")]
+    assert "99.90 < minimum 100.00" in r.skipped[0].detail
 
 
 # ---------------------------------------------------------------------------------------------- tolerance band
@@ -480,8 +478,8 @@ def test_every_universe_symbol_is_traded_skipped_or_already_at_target() -> None:
     traded = {o.symbol for o in r.orders}
     skipped = {s.symbol: s.reason for s in r.skipped}
     assert traded == {"A", "E"}
-    assert skipped == {"B": "stale_quote", "C": "no_price", "F": "no_price"}
-    # D rounds to 0 shares: no order is needed
+    # D rounds to 0 shares: no order, but the plan says why instead of dropping it silently
+    assert skipped == {"B": "stale_quote", "C": "no_price", "D": "rounds_to_zero", "F": "no_price"}
 
 
 # ---------------------------------------------------------------------------------------------- ordering

@@ -254,7 +254,7 @@ def test_lookup_failures_make_the_order_ambiguous_without_a_blind_retry() -> Non
     failed = h.audit.of("order_failed")[0]
     assert (failed["error_type"], failed["retryable"]) == ("ambiguous", True)
     assert h.audit.names(a.client_order_id) == ["order_intent", "order_failed"]
-    assert h.clock.sleeps[:4] == [0.25, 0.5, 1.0, 2.0]  # lookup back-off
+    assert h.clock.sleeps[:3] == [0.25, 0.5, 1.0]  # lookup back-off, none after the last attempt
     assert result.failed == 1
     assert result.status == "partial"
 
@@ -330,15 +330,34 @@ def test_timeout_after_a_partial_fill_cancels_the_remainder_and_never_resubmits_
     assert result.status == "partial"
 
 
-def test_failed_cancel_is_audited_and_the_order_left_submitted() -> None:
+def test_failed_cancel_is_audited_and_the_order_left_in_flight() -> None:
+    """A cancel the venue never confirmed leaves the order working: no terminal order_filled is written, so
+    the audit log keeps it in flight for `recover`."""
     h = harness()
+    a = planned("AAPL")
     h.broker.script("AAPL", fill_on_place=D(0), cancel_error=BrokerUnavailable("cancel timed out"))
-    result = h.run(planned("AAPL"))
+    result = h.run(a)
     cancel_result = h.audit.of("cancel_result")[0]
     assert cancel_result["success"] is False
     assert cancel_result["error_message"] == "cancel timed out"
     assert cancel_result["state"] == "submitted"
-    assert result.outcomes[0].state == "submitted"
+    assert result.outcomes[0].state == "working"
+    assert "order_filled" not in h.audit.names(a.client_order_id)
+    assert result.status == "partial"
+
+
+def test_unacknowledged_cancel_is_not_reported_as_done_and_not_resubmitted() -> None:
+    h = harness()
+    h.broker.script("AAPL", fill_on_place=D(0), fill_per_poll=D(1), cancel_acknowledged=False)
+    a = planned("AAPL", qty=10)
+    result = h.run(a, planned("MSFT"))
+    cancel_result = h.audit.of("cancel_result")[0]
+    assert (cancel_result["success"], cancel_result["state"]) == (False, "partially_filled")
+    outcome = result.outcomes[0]
+    assert (outcome.state, outcome.complete) == ("working", False)
+    assert outcome.filled_quantity > 0
+    assert "order_filled" not in h.audit.names(a.client_order_id)
+    assert h.broker.place_count(a.client_order_id) == 1
     assert result.status == "partial"
 
 

@@ -143,11 +143,29 @@ def _tamper(path: Path, edit: Any) -> None:
     pytest.param(lambda d: d.update(target_sha256="b" * 64), id="target-sha"),
     pytest.param(lambda d: d.update(config_sha256=None), id="config-sha"),
     pytest.param(lambda d: d.update(fingerprint="0" * 64), id="fingerprint"),
+    pytest.param(lambda d: d["orders"][0].update(quantity="999"), id="order-quantity"),
+    pytest.param(lambda d: d["orders"][0].update(limit_price="1.00"), id="order-limit"),
+    pytest.param(lambda d: d["prices"].update(AAPL="1"), id="price"),
 ])
-def test_tampered_inputs_are_refused(tmp_path: Path, edit: Any) -> None:
+def test_tampered_plans_are_refused(tmp_path: Path, edit: Any) -> None:
     path = tmp_path / "plan.json"
     make_plan().save(path)
     _tamper(path, edit)
+    with pytest.raises(StalePlanError, match="modified after it was saved"):
+        Plan.load(path)
+
+
+def test_rehashed_plan_with_edited_inputs_fails_the_fingerprint(tmp_path: Path) -> None:
+    """Even with a recomputed content hash, inputs that disagree with the fingerprint are refused."""
+    from engine.rebalance.plan import content_hash
+
+    path = tmp_path / "plan.json"
+    make_plan().save(path)
+    data = json.loads(path.read_text())
+    data.pop("plan_sha256")
+    data["cash"] = "99999.25"
+    data["plan_sha256"] = content_hash(data)
+    path.write_text(json.dumps(data))
     with pytest.raises(StalePlanError, match="fingerprint does not match"):
         Plan.load(path)
 
@@ -160,7 +178,7 @@ def test_stale_plan_error_is_an_input_error() -> None:
     ("{not json", "cannot read plan"),
     ("[1, 2]", "is not a nanobook plan"),
     ('{"schema": "other/1"}', "is not a nanobook plan"),
-    (json.dumps({"schema": PLAN_SCHEMA}), "is malformed"),
+    (json.dumps({"schema": PLAN_SCHEMA}), "modified after it was saved"),
 ])
 def test_unreadable_or_foreign_files_are_refused(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "plan.json"
@@ -177,7 +195,14 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
 def test_bad_decimal_in_an_order_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     make_plan().save(path)
-    _tamper(path, lambda d: d["orders"][0].update(quantity="lots"))
+    from engine.rebalance.plan import content_hash
+
+    def edit(d: dict[str, Any]) -> None:
+        d.pop("plan_sha256")
+        d["orders"][0]["quantity"] = "lots"
+        d["plan_sha256"] = content_hash(d)
+
+    _tamper(path, edit)
     with pytest.raises(StalePlanError, match="is malformed"):
         Plan.load(path)
 

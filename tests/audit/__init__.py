@@ -1,0 +1,1 @@
+"""Tests for the audit package (events, writer, reader, validator)."""
