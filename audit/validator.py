@@ -244,6 +244,7 @@ def _check_seed_run(block: list[AuditRecord], issues: list[ValidationIssue]) -> 
     intent_symbols: set[str] = set()
     wal = "order_intent" in names
     open_cancels: dict[str | None, int] = {}
+    open_orders: list[AuditRecord] = []
     for record in block:
         view = record.view
         name = view["event"]
@@ -259,12 +260,33 @@ def _check_seed_run(block: list[AuditRecord], issues: list[ValidationIssue]) -> 
             if open_cancels.pop(view.get("order_id"), None) is None:
                 issues.append(ValidationIssue(record.line, "result_without_intent",
                                               "cancel_result without a preceding cancel_intent"))
-        elif name == "order_intent" and isinstance(view.get("symbol"), str):
-            intent_symbols.add(view["symbol"])
-        elif name == "order_submitted" and wal and view.get("symbol") not in intent_symbols:
-            issues.append(ValidationIssue(record.line, "result_without_intent",
-                                          f"order_submitted {view.get('symbol')} without a preceding order_intent"))
+        elif name == "order_intent":
+            if isinstance(view.get("symbol"), str):
+                intent_symbols.add(view["symbol"])
+            open_orders.append(record)
+        elif name in ("order_submitted", "order_failed"):
+            if name == "order_submitted" and wal and view.get("symbol") not in intent_symbols:
+                issues.append(ValidationIssue(record.line, "result_without_intent",
+                                              f"order_submitted {view.get('symbol')} without a preceding order_intent"))
+            _close_seed_intent(open_orders, view)
+    for intent in open_orders:
+        issues.append(ValidationIssue(intent.line, "dangling_intent",
+                                      f"order_intent {intent.client_order_id or intent.symbol} has no outcome",
+                                      "warning"))
     for name, line in open_reads.items():
         issues.append(ValidationIssue(line, "dangling_intent", f"{name} has no result", "warning"))
     for line in open_cancels.values():
         issues.append(ValidationIssue(line, "dangling_intent", "cancel_intent has no cancel_result", "warning"))
+
+
+def _close_seed_intent(open_orders: list[AuditRecord], view: dict[str, Any]) -> None:
+    # Seed outcomes name the order by client id, else symbol, else not at all (then it follows its intent).
+    for key in ("client_order_id", "symbol"):
+        wanted = view.get(key)
+        if isinstance(wanted, str):
+            for i in range(len(open_orders) - 1, -1, -1):
+                if open_orders[i].view.get(key) == wanted:
+                    del open_orders[i]
+                    return
+    if open_orders and not isinstance(view.get("client_order_id"), str) and not isinstance(view.get("symbol"), str):
+        open_orders.pop()

@@ -204,17 +204,21 @@ def _owner(body: dict[str, Any], allow_str: bool = False) -> int | None:
     return _need_int(body, "owner", 0, 2**32 - 1, allow_str)
 
 
+def _finite_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+
+
 def _trail_from_json(value: Any) -> tuple[Any, ...]:
     if isinstance(value, dict) and len(value) == 1:
         (tag, arg), = value.items()
         if tag == "Fixed" and type(arg) is int:
             return ("fixed", arg)
-        if tag == "Percentage" and isinstance(arg, int | float) and math.isfinite(arg):
+        if tag == "Percentage" and _finite_number(arg):
             return ("percentage", float(arg))
         if tag in ("SmaAbsChange", "Atr") and isinstance(arg, dict):
             m, k = arg.get("multiplier"), arg.get("period")
-            if isinstance(m, int | float) and math.isfinite(m) and type(k) is int and k >= 0:
-                return ("sma_abs_change", float(m), k)
+            if _finite_number(m) and type(k) is int and k >= 0:
+                return ("sma_abs_change", float(m), k)  # type: ignore[arg-type]
     raise ValueError(f"invalid trail_method {value!r}")
 
 
@@ -269,7 +273,8 @@ def oracle_event_from_json(obj: Any) -> tuple[Any, ...]:
     """Parse one oracle-dialect object. Integers may be JSON strings (as corpus cases 17/18 encode them)."""
     if not isinstance(obj, dict):
         raise ValueError("expected a JSON object")
-    code = _ORACLE_TYPES.get(obj.get("type"))  # type: ignore[arg-type]
+    kind = obj.get("type")
+    code = _ORACLE_TYPES.get(kind) if isinstance(kind, str) else None
     if code is None:
         raise ValueError(f"unknown event type {obj.get('type')!r}")
     unknown = set(obj) - _ORACLE_KEYS[code]

@@ -90,8 +90,8 @@ class Exchange(QueryMixin, HistoryMixin):
             s = parse_side(side)
         if type(price) is not _INT or type(quantity) is not _INT or not (
                 PRICE_MIN <= price <= PRICE_MAX and 0 <= quantity <= U64_MAX):
-            check_price(price)
-            check_quantity(quantity)
+            price = check_price(price)
+            quantity = check_quantity(quantity)
         ext = None if tif == "gtc" and owner is None and stp_policy == "off" else make_ext(tif, owner, stp_policy)
         if ext is None and quantity:
             # Fast path: a plain GTC order that does not cross simply rests at the back of its level.
@@ -143,7 +143,7 @@ class Exchange(QueryMixin, HistoryMixin):
         s = SIDE_CODES.get(side)
         if s is None:
             s = parse_side(side)
-        check_quantity(quantity)
+        quantity = check_quantity(quantity)
         ext = make_ext("ioc", owner, stp_policy, market=True)
         return self._match(s, PRICE_MAX if s == BUY else PRICE_MIN, quantity, ext)
 
@@ -389,8 +389,8 @@ class Exchange(QueryMixin, HistoryMixin):
         Unlike the reference (B5), a trading modify updates the last trade price and fires stops, live
         exactly as on replay.
         """
-        check_price(new_price, "new_price")
-        check_quantity(new_quantity, "new_quantity")
+        new_price = check_price(new_price, "new_price")
+        new_quantity = check_quantity(new_quantity, "new_quantity")
         self._events.append([EV_MODIFY, order_id, new_price, new_quantity])
         if new_quantity == 0:
             return _new(ModifyResult, (False, order_id, None, 0, (), "InvalidQuantity"))
@@ -408,8 +408,8 @@ class Exchange(QueryMixin, HistoryMixin):
     def submit_stop_market(self, side: str, stop_price: int, quantity: int) -> StopSubmitResult:
         """Stop that fires a market (IOC) order when the last trade price reaches `stop_price`."""
         s = parse_side(side)
-        check_price(stop_price, "stop_price")
-        check_quantity(quantity)
+        stop_price = check_price(stop_price, "stop_price")
+        quantity = check_quantity(quantity)
         self._events.append([EV_STOP_MARKET, s, stop_price, quantity])
         return _stops.submit(self, s, stop_price, None, quantity, GTC, None)
 
@@ -418,9 +418,9 @@ class Exchange(QueryMixin, HistoryMixin):
         """Stop that places a limit order at `limit_price` when triggered."""
         s = parse_side(side)
         t = parse_tif(tif)
-        check_price(stop_price, "stop_price")
-        check_price(limit_price, "limit_price")
-        check_quantity(quantity)
+        stop_price = check_price(stop_price, "stop_price")
+        limit_price = check_price(limit_price, "limit_price")
+        quantity = check_quantity(quantity)
         self._events.append([EV_STOP_LIMIT, s, stop_price, limit_price, quantity, t])
         return _stops.submit(self, s, stop_price, limit_price, quantity, t, None)
 
@@ -429,8 +429,8 @@ class Exchange(QueryMixin, HistoryMixin):
                                     atr_period: int | None = None) -> StopSubmitResult:
         """Trailing stop-market: "fixed" (ticks), "percentage" (fraction) or "sma_abs_change" (multiplier)."""
         s = parse_side(side)
-        check_price(initial_stop_price, "initial_stop_price")
-        check_quantity(quantity)
+        initial_stop_price = check_price(initial_stop_price, "initial_stop_price")
+        quantity = check_quantity(quantity)
         method = _stops.parse_trail(trail_type, trail_value, atr_period)
         self._events.append([EV_TRAIL_MARKET, s, initial_stop_price, quantity, method])
         return _stops.submit(self, s, initial_stop_price, None, quantity, GTC, method)
@@ -441,9 +441,9 @@ class Exchange(QueryMixin, HistoryMixin):
         """Trailing stop-limit; never triggers at submission, only on a later trade."""
         s = parse_side(side)
         t = parse_tif(tif)
-        check_price(initial_stop_price, "initial_stop_price")
-        check_price(limit_price, "limit_price")
-        check_quantity(quantity)
+        initial_stop_price = check_price(initial_stop_price, "initial_stop_price")
+        limit_price = check_price(limit_price, "limit_price")
+        quantity = check_quantity(quantity)
         method = _stops.parse_trail(trail_type, trail_value, atr_period)
         self._events.append([EV_TRAIL_LIMIT, s, initial_stop_price, limit_price, quantity, t, method])
         return _stops.submit(self, s, initial_stop_price, limit_price, quantity, t, method)

@@ -60,6 +60,8 @@ class HistoryMixin:
 
     def clear_order_history(self) -> int:
         """Drop terminal orders and non-pending stops; returns how many regular orders were removed."""
+        # Level queues may still hold ids of cancelled orders (dropped lazily): purge them first.
+        self.compact()
         dead = [oid for oid, r in self._orders.items() if r[STATUS] >= FILLED]
         for oid in dead:
             del self._orders[oid]

@@ -53,6 +53,8 @@ def parse_trail(trail_type: str, trail_value: float, atr_period: int | None) -> 
     kind = trail_type.lower() if isinstance(trail_type, str) else trail_type
     if isinstance(trail_value, bool) or not isinstance(trail_value, int | float):
         raise TypeError("trail_value must be a number")
+    if not math.isfinite(trail_value):
+        raise ValueError(f"trail_value must be finite, got {trail_value}")
     if kind == "fixed":
         return ("fixed", trunc_sat(float(trail_value)))
     if kind in ("percentage", "pct"):

@@ -6,6 +6,7 @@ It must not hold any book state.
 
 from __future__ import annotations
 
+import operator
 from typing import Final
 
 BUY: Final = 0
@@ -84,22 +85,30 @@ def parse_stp(text: object) -> int:
     return code
 
 
+def _as_int(value: object, name: str) -> int:
+    # Any integer type (numpy ints included) via __index__, as the reference accepts; never bool or float.
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got bool")
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
+
+
 def check_price(value: object, name: str = "price") -> int:
-    """Validate a price in integer ticks within the signed 64-bit range of the reference."""
-    if type(value) is not int:
-        raise TypeError(f"{name} must be an int (ticks), got {type(value).__name__}")
-    if not PRICE_MIN <= value <= PRICE_MAX:
-        raise OverflowError(f"{name} {value} is outside the signed 64-bit range")
-    return value
+    """Validate a price in integer ticks within the signed 64-bit range of the reference; returns an int."""
+    price = _as_int(value, name)
+    if not PRICE_MIN <= price <= PRICE_MAX:
+        raise OverflowError(f"{name} {price} is outside the signed 64-bit range")
+    return price
 
 
 def check_quantity(value: object, name: str = "quantity") -> int:
     """Validate a quantity as an unsigned 64-bit integer (negative → OverflowError, as the reference)."""
-    if type(value) is not int:
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if not 0 <= value <= U64_MAX:
-        raise OverflowError(f"can't convert {value} to an unsigned 64-bit {name}")
-    return value
+    qty = _as_int(value, name)
+    if not 0 <= qty <= U64_MAX:
+        raise OverflowError(f"can't convert {qty} to an unsigned 64-bit {name}")
+    return qty
 
 
 def check_owner(value: object) -> int | None:

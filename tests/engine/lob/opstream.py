@@ -1,8 +1,7 @@
-"""Engine-agnostic op streams: apply JSON-able ops to any nanobook-compatible Exchange and observe it.
+"""Engine-agnostic op streams: apply JSON-able ops to any nanobook-compatible Exchange and observe it."""
 
-Imported both in-process (engine.lob) and by `ref_worker` in a subprocess (the reference package), so it
-must import neither.
-"""
+# Imported both in-process (engine.lob) and by `ref_worker` in a subprocess (the reference package), so at
+# module level it imports neither.
 
 from __future__ import annotations
 

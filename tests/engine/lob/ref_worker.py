@@ -1,8 +1,7 @@
-"""Subprocess worker: run op streams on the reference `nanobook.Exchange`, one JSON line per stream.
+"""Subprocess worker: run op streams on the reference `nanobook.Exchange`, one JSON line per stream."""
 
-Usage: python -m tests.engine.lob.ref_worker STREAMS.json START. The parent kills it when a stream hangs (the
-reference's B1 bug can loop forever) and restarts it at the next stream.
-"""
+# Usage: python -m tests.engine.lob.ref_worker STREAMS.json START. The parent kills it when a stream hangs (the
+# reference's B1 bug can loop forever) and restarts it at the next stream.
 
 from __future__ import annotations
 
