@@ -280,61 +280,54 @@ def _byte_lines(data: bytes) -> Iterator[_Line]:
 def _parse(data: bytes, path: Path | None) -> AuditLog:
     where = str(path) if path is not None else None
     records: list[AuditRecord] = []
+    append = records.append
     repaired: list[TornTail] = []
     run_starts: list[int] = []
     client_ids: set[str] = set()
+    add_client_id = client_ids.add
     has_v1 = has_seed = False
     max_seq = 0
     pending: TornTail | None = None  # a bad line that is only acceptable if it turns out to be the last one
     for number, raw, problem, text in _lines(data):
-        record: AuditRecord | None = None
-        if problem is None:
-            if type(raw) is not dict:
-                problem = "not a JSON object"
-            elif "schema_version" in raw:
-                seq = raw.get("seq")
-                if (
-                    raw["schema_version"] == "1"
-                    and type(seq) is int
-                    and seq >= 0
-                    and type(raw.get("event")) is str
-                    and type(raw.get("run_id")) is str
-                    and raw["run_id"]
-                    and type(raw.get("ts")) is str
-                ):
-                    record = AuditRecord(number, raw, "v1", raw)
-                    has_v1 = True
-                else:
-                    problem = _v1_problem(raw)
+        # Hot path (one v1 line): each key is looked up once and kept in a local.
+        if problem is None and type(raw) is dict and raw.get("schema_version") == "1":
+            event, seq, run_id = raw.get("event"), raw.get("seq"), raw.get("run_id")
+            if (type(seq) is int and seq >= 0 and type(event) is str and type(run_id) is str and run_id
+                    and type(raw.get("ts")) is str):
+                record = AuditRecord(number, raw, "v1", raw)
+                has_v1 = True
             else:
-                view = _seed_view(raw)
-                if isinstance(view, str):
-                    problem = view
-                else:
-                    record = AuditRecord(number, raw, "seed", view)
-                    has_seed = True
+                record, problem = None, _v1_problem(raw)
+        elif problem is None and type(raw) is dict and "schema_version" not in raw:
+            view = _seed_view(raw)
+            if isinstance(view, str):
+                record, problem = None, view
+            else:
+                record, event, seq = AuditRecord(number, raw, "seed", view), view["event"], view["seq"]
+                has_seed = True
+        else:
+            record = None
+            problem = problem or (_v1_problem(raw) if type(raw) is dict else "not a JSON object")
         if record is None:
             if pending is not None:
                 raise AuditCorrupt(pending.line, pending.reason, where)
             pending = TornTail(number, problem or "unreadable", _preview(text or ""))
             continue
-        view = record.view
         if pending is not None:
             # Only the writer's acknowledgement makes an earlier torn line acceptable mid-file.
-            if record.format == "v1" and view["event"] == _REPAIR_EVENT and view.get("line") == pending.line:
+            if record.format == "v1" and event == _REPAIR_EVENT and raw.get("line") == pending.line:
                 repaired.append(pending)
                 pending = None
             else:
                 raise AuditCorrupt(pending.line, pending.reason, where)
-        if view["event"] == "run_started":
+        if event == "run_started":
             run_starts.append(len(records))
-        client_id = view.get("client_order_id")
+        client_id = record.view.get("client_order_id")
         if type(client_id) is str:
-            client_ids.add(client_id)
-        seq = view.get("seq")
-        if type(seq) is int and seq > max_seq:
+            add_client_id(client_id)
+        if seq is not None and seq > max_seq:
             max_seq = seq
-        records.append(record)
+        append(record)
     formats = frozenset(name for name, present in (("v1", has_v1), ("seed", has_seed)) if present)
     index = LogIndex(tuple(run_starts), frozenset(client_ids), max_seq, formats)
     return AuditLog(records=records, torn_tail=pending, path=path, repaired=repaired, _index=index)

@@ -244,7 +244,8 @@ class Exchange(QueryMixin, HistoryMixin):
                 if stp_hit:
                     break
             self._next_trade = ntid
-            self._refresh_bbo()
+            b, a = self._bpx, self._apx  # inlined _refresh_bbo: this is the hot matching path
+            self._bbo = (b[-1] if b else None, -a[-1] if a else None)
         filled = qty - rem
         if stp_hit or (rem and tif != GTC):
             # Leftovers of IOC/FOK/market/STP never rest and are terminal (fixes reference bug B2).
@@ -264,7 +265,15 @@ class Exchange(QueryMixin, HistoryMixin):
         if trades:
             self._trades.extend(trades)
             if fire_stops:
-                self._on_trade_price(trades[-1][1])
+                px = trades[-1][1]
+                self._ltp = px
+                if self._stops.pending:
+                    _stops.process_triggers(self)
+                else:  # inlined history update of _on_trade_price (hot path)
+                    prev = self._prev_px
+                    if prev is not None:
+                        self._absdiff.append(px - prev if px >= prev else prev - px)
+                    self._prev_px = px
         return result
 
     def _rest(self, oid: int, s: int, price: int, rem: int) -> None:

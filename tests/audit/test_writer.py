@@ -292,6 +292,6 @@ def test_invalid_payload_names_the_event_and_field(tmp_path: Path) -> None:
 
 
 def test_naive_clock_is_refused(tmp_path: Path) -> None:
-    with AuditWriter("a.jsonl", "r", lambda: datetime(2024, 1, 1), root=tmp_path) as audit:  # noqa: DTZ001
+    with AuditWriter("a.jsonl", "r", lambda: datetime(2024, 1, 1), root=tmp_path) as audit:
         with pytest.raises(AuditError, match="naive"):
             audit.append(_started())

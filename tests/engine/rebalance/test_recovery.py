@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -428,7 +428,6 @@ def test_recover_then_record_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     path.write_bytes(CRASHED)
     decision = decide_with_broker(reconstruct(read_audit(path)), FakeBroker())
-    with AuditWriter(path, "recover-1", lambda: datetime(2024, 1, 16, tzinfo=datetime.now().astimezone().tzinfo),
-                     root=tmp_path) as audit:
+    with AuditWriter(path, "recover-1", lambda: datetime(2024, 1, 16, tzinfo=UTC), root=tmp_path) as audit:
         audit.append(decision.to_event())
     assert decide_from_log(reconstruct(read_audit(path))).action == "restart"
