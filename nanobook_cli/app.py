@@ -10,13 +10,26 @@ import sys
 import typer
 
 from nanobook_cli import __version__
-from nanobook_cli.commands import bench, config, kill, plan, positions, reconcile, repl, replay, run, sim, status
+from nanobook_cli.commands import (
+    bench,
+    config,
+    kill,
+    plan,
+    positions,
+    reconcile,
+    recover,
+    repl,
+    replay,
+    run,
+    sim,
+    status,
+)
 from nanobook_cli.exit_codes import ExitCode, exit_code_for
 
 app = typer.Typer(
     name="nanobook",
-    help="Operator-focused rebalancer suite: deterministic order book, replay, benchmarks "
-    "(and, soon, plan/run/reconcile/recover on a simulated venue, IBKR and Binance).\n\n"
+    help="Operator-focused rebalancer: target weights → plan → confirm → audited limit orders → reconcile, "
+    "on the embedded simulated venue by default; plus a deterministic order book (repl, replay, bench).\n\n"
     "Exit codes: 0 ok · 1 internal error · 2 usage · 3 declined/no TTY · 4 invalid input · "
     "5 risk rejected · 6 broker unavailable · 7 partial · 8 changes pending · 9 recovery required · "
     "10 audit error/lock held · 130 interrupted (docs/exit-codes.md).",
@@ -45,6 +58,7 @@ def _root(
 app.command("plan")(plan.plan)
 app.command("run")(run.run)
 app.command("reconcile")(reconcile.reconcile)
+app.command("recover")(recover.recover)
 app.command("positions")(positions.positions)
 app.command("status")(status.status)
 app.command("kill")(kill.kill)

@@ -49,7 +49,7 @@ def styled(text: str, style: str) -> Any:
     return Text(text, style=style)
 
 
-def _table(title: str, columns: Iterable[tuple[str, str]]) -> Any:
+def make_table(title: str, columns: Iterable[tuple[str, str]]) -> Any:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
@@ -60,14 +60,14 @@ def _table(title: str, columns: Iterable[tuple[str, str]]) -> Any:
 
 def plan_table(plan: Plan) -> Any:
     """One row per order, in execution order (sells first)."""
-    table = _table("Orders", [("#", "right"), ("action", "left"), ("symbol", "left"), ("held → target", "right"),
+    table = make_table("Orders", [("#", "right"), ("action", "left"), ("symbol", "left"), ("held → target", "right"),
                               ("Δ qty", "right"), ("mid", "right"), ("limit", "right"), ("notional", "right"),
                               ("weight now → target", "right"), ("why", "left")])
     for i, o in enumerate(plan.orders, start=1):
         sign = "+" if o.side == "buy" else "−"
         style = _SIDE_STYLE[o.side]
-        table.add_row(str(i), styled(o.action, style), o.symbol,
-                      f"{qty(o.current_quantity)} → {qty(o.target_quantity)}", styled(f"{sign}{qty(o.quantity)}", style),
+        held = f"{qty(o.current_quantity)} → {qty(o.target_quantity)}"
+        table.add_row(str(i), styled(o.action, style), o.symbol, held, styled(f"{sign}{qty(o.quantity)}", style),
                       money(o.reference_price), money(o.limit_price), money(o.notional),
                       f"{pct(o.current_weight)} → {pct(o.target_weight)}", o.reason)
     return table
@@ -75,7 +75,7 @@ def plan_table(plan: Plan) -> Any:
 
 def risk_table(rows: Iterable[dict[str, Any]]) -> Any:
     """PASS/WARN/FAIL per check with its limit and value."""
-    table = _table("Risk checks", [("status", "left"), ("check", "left"), ("value", "right"), ("limit", "right")])
+    table = make_table("Risk checks", [("status", "left"), ("check", "left"), ("value", "right"), ("limit", "right")])
     for row in rows:
         status = str(row.get("status", ""))
         value = str(row.get("value") or "")
@@ -122,7 +122,7 @@ def render_plan(console: Console, plan: Plan, *, saved_to: str | None = None) ->
 
 def execution_table(result: ExecutionResult) -> Any:
     """Final state of every order of a run."""
-    table = _table("Execution", [("#", "right"), ("action", "left"), ("symbol", "left"), ("ordered", "right"),
+    table = make_table("Execution", [("#", "right"), ("action", "left"), ("symbol", "left"), ("ordered", "right"),
                                  ("filled", "right"), ("avg price", "right"), ("state", "left"),
                                  ("client order id", "left")])
     for i, o in enumerate(result.outcomes, start=1):
@@ -136,7 +136,7 @@ def execution_table(result: ExecutionResult) -> Any:
 
 def reconcile_table(report: ReconcileReport) -> Any:
     """Target vs actual per symbol with drift in bp."""
-    table = _table("Reconcile", [("symbol", "left"), ("target", "right"), ("actual", "right"), ("drift", "right"),
+    table = make_table("Reconcile", [("symbol", "left"), ("target", "right"), ("actual", "right"), ("drift", "right"),
                                  ("target qty", "right"), ("actual qty", "right"), ("value", "right"),
                                  ("status", "left")])
     for r in report.rows:
@@ -148,7 +148,7 @@ def reconcile_table(report: ReconcileReport) -> Any:
 
 def positions_table(account: Account, positions: Iterable[Position], prices: dict[str, Decimal]) -> Any:
     """Holdings valued at mid with their weight of equity."""
-    table = _table(f"Account {account.account_id} ({account.kind}, {'paper' if account.paper else 'LIVE'}) · "
+    table = make_table(f"Account {account.account_id} ({account.kind}, {'paper' if account.paper else 'LIVE'}) · "
                    f"equity {money(account.equity)} · cash {money(account.cash)}",
                    [("symbol", "left"), ("quantity", "right"), ("avg cost", "right"), ("price", "right"),
                     ("value", "right"), ("weight", "right")])
