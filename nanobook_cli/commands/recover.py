@@ -1,5 +1,7 @@
-"""`nanobook recover`: after a crash, decide restart / resume / rollback / manual_review from the audit log
-plus live broker state (the broker wins), optionally cancel our orphaned orders, and record the assessment."""
+"""`nanobook recover`: decide restart / resume / rollback / manual_review after a crash.
+
+Uses the audit log plus live broker state (the broker wins); can cancel our orphans; records the assessment.
+"""
 
 from __future__ import annotations
 

@@ -13,12 +13,13 @@ import typer
 if TYPE_CHECKING:
     from engine.lob.replay import ReplayResult
 
-_DIALECT_HELP = "Force the input dialect: 'events' (nanobook event log) or 'oracle' (corpus). Default: detect."
+_DIALECT_HELP = ("Force the input kind: 'events' (order-book event log), 'oracle' (corpus dialect) or 'audit' "
+                 "(a nanobook or seed audit log). Default: detect.")
 
 
 def replay(
     file: Path = typer.Argument(..., help="Recording to replay (JSON lines).", show_default=False),
-    dialect: str | None = typer.Option(None, "--dialect", help=_DIALECT_HELP, metavar="events|oracle"),
+    dialect: str | None = typer.Option(None, "--dialect", help=_DIALECT_HELP, metavar="events|oracle|audit"),
     trades_out: str | None = typer.Option(
         None, "--trades-out", metavar="PATH|-",
         help="Write the trades in the oracle dialect (compact, corpus key order) to PATH, or '-' for stdout."),
@@ -28,14 +29,20 @@ def replay(
     depth: int = typer.Option(5, "--depth", min=1, max=1000, help="Book levels per side in the summary."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
 ) -> None:
-    """Replay an order-book recording into a fresh book and summarise the result.
+    """Replay a recording: order-book events into a fresh book, or an audit log into a recovery decision.
 
-    Exit codes: 0 ok · 4 unreadable or malformed recording (the bad line is named) · 2 usage.
+    For an audit log (no broker access) it reports the reconstructed last run, the validator result and the
+    log-only recovery decision (`data.recovery.action`).
+    Exit codes: 0 ok · 4 unreadable or malformed recording (the bad line is named) · 10 corrupt audit log ·
+    2 usage.
     """
     from engine.lob.replay import replay_file
     from nanobook_cli.output.envelope import begin, emit
 
     begin("replay", json_out)
+    if dialect == "audit" or (dialect is None and _looks_like_audit(file)):
+        _replay_audit(file, json_out)
+        return
     result = _run_with_progress(lambda cb: replay_file(str(file), dialect, cb), file)
     if trades_out is not None:
         _write_trades(result, trades_out, int63)
@@ -46,6 +53,48 @@ def replay(
         _render(summary, to_stderr=True)
     else:
         _render(summary, to_stderr=False)
+
+
+def _looks_like_audit(file: Path) -> bool:
+    """An audit log's lines carry an "event" name; order-book events never do."""
+    import json
+
+    try:
+        with file.open("rb") as fh:
+            for raw in fh:
+                if raw.strip():
+                    first = json.loads(raw)
+                    return isinstance(first, dict) and isinstance(first.get("event"), str)
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def _replay_audit(file: Path, json_out: bool) -> None:
+    from audit.reader import read_audit
+    from engine.rebalance.recovery import audit_replay_summary
+    from nanobook_cli.output.console import out
+    from nanobook_cli.output.envelope import emit
+
+    summary = audit_replay_summary(read_audit(file))
+    if json_out:
+        emit("ok", 0, {"path": str(file), "kind": "audit", **summary})
+        return
+    console = out()
+    state, recovery, validation = summary["state"], summary["recovery"], summary["validation"]
+    console.print(f"Audit log {file}: {summary['events']:,} events, {summary['runs']} run(s), "
+                  f"format {summary['format']}")
+    console.print(f"  last run {state.get('run_id') or '?'}: {len(state.get('orders', []))} order(s), "
+                  f"completed: {state.get('completed')}, last event {state.get('last_event')}")
+    if summary["torn_tail"]:
+        console.print(f"  torn last line {summary['torn_tail']['line']}: {summary['torn_tail']['reason']}")
+    console.print(f"  validation: {'ok' if validation['ok'] else str(len(validation['issues'])) + ' issue(s)'}")
+    for issue in validation["issues"][:10]:
+        console.print(f"    - line {issue.get('line')}: {issue.get('severity')} {issue.get('code')}: "
+                      f"{issue.get('message')}")
+    console.print(f"  recovery (log only): {recovery['action']}")
+    for reason in recovery["reasons"]:
+        console.print(f"    · {reason}")
 
 
 def _run_with_progress(work: Any, file: Path) -> ReplayResult:
