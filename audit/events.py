@@ -104,7 +104,8 @@ TerminalState = Literal["filled", "cancelled", "rejected"]
 # ambiguous / max_retries_exceeded: the venue may hold the order — recovery must look it up by client id.
 OrderErrorType = Literal["rejected", "permanent", "failed", "ambiguous", "max_retries_exceeded"]
 NOT_SUBMITTED_ERROR_TYPES: Final = frozenset({"rejected", "permanent"})
-KillMethod = Literal["graceful", "two_phase", "forced"]
+# none: nothing was running (the kill command still cancels our working orders).
+KillMethod = Literal["graceful", "two_phase", "forced", "none"]
 RecoveryAction = Literal["restart", "resume", "manual_review", "rollback"]
 ResolvedOutcome = Literal[
     "pending", "submitted", "partially_filled", "filled", "cancelled", "rejected", "not_found", "unknown"

@@ -319,6 +319,8 @@ def _apply(state: _Run, record: AuditRecord) -> None:
                                  _int(view.get("orders_remaining_count")), state.kill_ids, record.line)
     elif name == "recovery_assessed":
         _apply_resolutions(state, view, record.line)
+        if view.get("action") == "restart":
+            state.kill = None  # a broker-checked "nothing in flight" covers what an earlier kill left behind
 
 
 def _apply_order(state: _Run, record: AuditRecord, name: str) -> None:

@@ -431,3 +431,11 @@ def test_recover_then_record_round_trip(tmp_path: Path) -> None:
     with AuditWriter(path, "recover-1", lambda: datetime(2024, 1, 16, tzinfo=UTC), root=tmp_path) as audit:
         audit.append(decision.to_event())
     assert decide_from_log(reconstruct(read_audit(path))).action == "restart"
+
+
+def test_a_later_restart_assessment_clears_kill_leftovers() -> None:
+    kill = {"event": "kill_completed", "method": "none", "orders_cancelled_count": 0, "orders_remaining_count": 1}
+    assessed = {"event": "recovery_assessed", "action": "restart", "reasons": ["broker: nothing working"]}
+    killed = v1(RUN, DONE) + v1(kill, run_id="kill-1", first_seq=3)
+    assert action(killed) == "manual_review"
+    assert action(killed + v1(assessed, run_id="recover-1", first_seq=4)) == "restart"
