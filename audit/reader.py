@@ -257,7 +257,7 @@ def _lines(data: bytes) -> Iterator[_Line]:
             newline = size
         try:
             raw, end = scan(text, pos)
-        except (StopIteration, ValueError):
+        except (StopIteration, ValueError, RecursionError):
             raw, end = None, -1
         if end == newline or (pos <= end < newline and text[end:newline].isspace()):
             yield number, raw, None, None
@@ -343,6 +343,8 @@ def _slow_decode(text: str | bytes) -> tuple[Any, str | None]:
         return None, f"invalid JSON: {exc.msg} at column {exc.colno}"
     except ValueError as exc:  # e.g. an integer too long to convert
         return None, f"invalid JSON: {exc}"
+    except RecursionError:
+        return None, "invalid JSON: nested too deeply"
 
 
 def _preview(text: str | bytes) -> str:

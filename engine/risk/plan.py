@@ -14,7 +14,7 @@ from typing import Literal
 from engine.risk._format import fmt_count, fmt_money, fmt_pct, fmt_qty, fmt_ratio
 from engine.risk.limits import RiskLimits
 from engine.risk.report import CheckStatus, RiskCheck, RiskReport
-from engine.risk.types import ProposedOrder
+from engine.risk.types import ProposedOrder, as_decimal
 
 __all__ = ["AccountKind", "Exposure", "check_plan", "post_trade_exposure"]
 
@@ -45,19 +45,10 @@ class Exposure:
     unpriced: tuple[str, ...]               # held symbols with a non-zero post-trade quantity and no mark
 
 
-def _decimal(name: str, value: object) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, Decimal | int):
-        raise TypeError(f"{name} must be a Decimal, got {type(value).__name__}")
-    number = Decimal(value)
-    if not number.is_finite():
-        raise ValueError(f"{name} must be finite, got {number}")
-    return number
-
-
 def _decimal_map(name: str, mapping: Mapping[str, Decimal]) -> dict[str, Decimal]:
     if not isinstance(mapping, Mapping):
         raise TypeError(f"{name} must be a mapping of symbol to Decimal, got {type(mapping).__name__}")
-    return {str(sym): _decimal(f"{name}[{sym!r}]", value) for sym, value in mapping.items()}
+    return {str(sym): as_decimal(f"{name}[{sym!r}]", value) for sym, value in mapping.items()}
 
 
 def post_trade_exposure(orders: Sequence[ProposedOrder], positions: Mapping[str, Decimal],
@@ -227,9 +218,9 @@ def check_plan(limits: RiskLimits, orders: Sequence[ProposedOrder], *, equity: D
     """Gate a plan; see `engine.risk.engine` for the check table. Raises TypeError/ValueError on malformed input."""
     if account_kind not in ("cash", "margin"):
         raise ValueError(f"account_kind must be 'cash' or 'margin', got {account_kind!r}")
-    equity = _decimal("equity", equity)
-    cash = _decimal("cash", cash)
-    buying_power = _decimal("buying_power", buying_power)
+    equity = as_decimal("equity", equity)
+    cash = as_decimal("cash", cash)
+    buying_power = as_decimal("buying_power", buying_power)
     targets = _decimal_map("target_weights", target_weights)
     orders = list(orders)
     exposure = post_trade_exposure(orders, positions, prices)

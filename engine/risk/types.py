@@ -11,7 +11,8 @@ __all__ = ["ProposedOrder", "Side"]
 Side = Literal["buy", "sell"]
 
 
-def _decimal(name: str, value: object) -> Decimal:
+def as_decimal(name: str, value: object) -> Decimal:
+    """A finite Decimal from a Decimal or int (floats and bools are refused: money must be exact)."""
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise TypeError(f"{name} must be a Decimal, got {type(value).__name__}")
     number = Decimal(value)
@@ -37,8 +38,8 @@ class ProposedOrder:
             raise ValueError(f"symbol must be a non-empty str, got {self.symbol!r}")
         if self.side not in ("buy", "sell"):
             raise ValueError(f"side must be 'buy' or 'sell', got {self.side!r}")
-        quantity = _decimal("quantity", self.quantity)
-        limit_price = _decimal("limit_price", self.limit_price)
+        quantity = as_decimal("quantity", self.quantity)
+        limit_price = as_decimal("limit_price", self.limit_price)
         if quantity < 0:
             raise ValueError(f"quantity must be >= 0, got {quantity}")
         if limit_price <= 0:

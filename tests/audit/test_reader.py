@@ -110,6 +110,8 @@ def test_invalid_but_complete_last_line_is_also_a_torn_tail() -> None:
         ('{"event":"run_started","ts":"2024-01-15T10:00:00Z","sequence_number":-1}', "non-negative"),
         ('{"ts":"2024-01-15T10:00:00Z"}', "event"),
         ('{"event":"run_started",', "invalid JSON"),  # would parse together with the next line; must not
+        ("[" * 100_000, "nested too deeply"),
+        ('{"n":' + "9" * 5000 + "}", "invalid JSON"),
     ],
 )
 def test_corrupt_middle_line_raises_with_its_line_number(tmp_path: Path, bad: str, reason: str) -> None:
