@@ -106,8 +106,8 @@ class RunSession:
                   "target_sha256": self.inputs.target_sha256, "config_sha256": self.inputs.config_sha256,
                   "broker": self.inputs.broker_kind, "account_id": "", "dry_run": dry_run})
 
-    def _step(self, name: str, fn: Callable[[], T]) -> T:
-        self.log({"event": f"{name}_intent"})
+    def _step(self, name: str, fn: Callable[[], T], **intent: object) -> T:
+        self.log({"event": f"{name}_intent", **intent})
         value = fn()
         self.log({"event": f"{name}_result", **_result_payload(name, value)})
         return value

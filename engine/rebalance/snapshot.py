@@ -19,12 +19,12 @@ T = TypeVar("T")
 class StepRunner(Protocol):
     """Wraps one broker read (the run pipeline writes an intent/result audit pair around it)."""
 
-    def __call__(self, name: str, fn: Callable[[], T]) -> T:
-        """Run `fn` as step `name` and return its result."""
+    def __call__(self, name: str, fn: Callable[[], T], **intent: object) -> T:
+        """Run `fn` as step `name` (`intent`: what the intent event records) and return its result."""
         ...
 
 
-def _direct(name: str, fn: Callable[[], T]) -> T:
+def _direct(name: str, fn: Callable[[], T], **intent: object) -> T:
     return fn()
 
 
@@ -72,7 +72,7 @@ def take_snapshot(broker: Broker, symbols: Sequence[str], clock: Callable[[], da
     account = step("account_summary", broker.account)
     positions = {p.symbol: p for p in step("positions", broker.positions) if p.quantity != 0}
     universe = sorted(set(symbols) | set(positions))
-    quotes = step("quotes", lambda: broker.quotes(universe)) if universe else {}
+    quotes = step("quotes", lambda: broker.quotes(universe), symbols=universe) if universe else {}
     instruments = broker.instruments(universe) if universe else {}
     open_orders = tuple(broker.open_orders())
     return Snapshot(account, positions, quotes, instruments, open_orders, clock())
