@@ -55,7 +55,8 @@ class Exchange(QueryMixin, HistoryMixin):
     """
 
     __slots__ = (
-        "__weakref__", "_absdiff", "_apx", "_asks", "_bbo", "_bids", "_bpx", "_events", "_ltp", "_next_id",
+        "__weakref__", "_absdiff", "_acache", "_apx", "_asks", "_bbo", "_bcache", "_bids", "_bpx", "_events", "_ltp",
+        "_next_id",
         "_next_trade", "_orders", "_prev_px", "_stops", "_trades",
     )
 
@@ -68,6 +69,9 @@ class Exchange(QueryMixin, HistoryMixin):
         self._bpx: list[int] = []               # bid prices ascending: best bid is the last element
         self._apx: list[int] = []               # NEGATED ask prices ascending: best ask is -last
         self._bbo: tuple[int | None, int | None] = (None, None)
+        # Depth snapshot per side, reused until that side changes: every write path resets it (queries.py).
+        self._bcache: tuple[int, list[Any]] | None = None
+        self._acache: tuple[int, list[Any]] | None = None
         # The timestamp counter is implied: next timestamp == next_id + next_trade - 1, since every order id
         # and every trade id consumes exactly one timestamp (engine-spec §1.2).
         self._next_id = 1
@@ -103,6 +107,7 @@ class Exchange(QueryMixin, HistoryMixin):
                     rec = (0, price, quantity, quantity, oid + self._next_trade - 1, NEW, None)
                     self._events.append(rec)
                     self._orders[oid] = rec
+                    self._bcache = None
                     lv = self._bids.get(price)
                     if lv is None:
                         b = self._bpx
@@ -123,6 +128,7 @@ class Exchange(QueryMixin, HistoryMixin):
                     rec = (1, price, quantity, quantity, oid + self._next_trade - 1, NEW, None)
                     self._events.append(rec)
                     self._orders[oid] = rec
+                    self._acache = None
                     lv = self._asks.get(price)
                     if lv is None:
                         a = self._apx
@@ -244,6 +250,10 @@ class Exchange(QueryMixin, HistoryMixin):
                 if stp_hit:
                     break
             self._next_trade = ntid
+            if s == BUY:
+                self._acache = None
+            else:
+                self._bcache = None
             b, a = self._bpx, self._apx  # inlined _refresh_bbo: this is the hot matching path
             self._bbo = (b[-1] if b else None, -a[-1] if a else None)
         filled = qty - rem
@@ -278,6 +288,10 @@ class Exchange(QueryMixin, HistoryMixin):
 
     def _rest(self, oid: int, s: int, price: int, rem: int) -> None:
         """Append a live order to the back of its level (creating the level)."""
+        if s == BUY:
+            self._bcache = None
+        else:
+            self._acache = None
         book = self._bids if s == BUY else self._asks
         lv = book.get(price)
         if lv is None:
@@ -350,6 +364,7 @@ class Exchange(QueryMixin, HistoryMixin):
         price = r[1]
         self._orders[order_id] = (r[0], price, r[2], rem, r[4], CANCELLED, r[6])
         if r[0] == BUY:
+            self._bcache = None
             lv = self._bids[price]
             if lv[1] == 1:
                 del self._bids[price]
@@ -361,6 +376,7 @@ class Exchange(QueryMixin, HistoryMixin):
                 lv[1] -= 1
                 lv[0] -= rem
         else:
+            self._acache = None
             lv = self._asks[price]
             if lv[1] == 1:
                 del self._asks[price]
@@ -381,6 +397,7 @@ class Exchange(QueryMixin, HistoryMixin):
         rem: int = r[REM]
         price = r[PRICE]
         self._orders[oid] = (r[SIDE], price, r[ORIG], rem, r[TS], CANCELLED, r[EXT])
+        self._bcache = self._acache = None
         book = self._bids if r[SIDE] == BUY else self._asks
         lv = book[price]
         lv[1] -= 1

@@ -1,7 +1,7 @@
 """Read-only queries of an `Exchange`: BBO, spread, depth snapshots, order and stop lookups, trades.
 
-Depth levels are cached per level and reused while the level's quantity and order count are unchanged,
-so a snapshot of an unchanged book allocates almost nothing. Nothing here mutates book state.
+Depth is cached per side until that side changes (every write path in exchange.py resets the cache), and
+per level while its quantity and order count are unchanged. Nothing here mutates book state.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ class QueryMixin:
     _ltp: int | None
     _stops: StopBook
     _absdiff: deque[int]
+    _bcache: tuple[int, list[LevelSnapshot]] | None
+    _acache: tuple[int, list[LevelSnapshot]] | None
 
     def best_bid(self) -> int | None:
         """Highest bid price, or None."""
@@ -68,10 +70,14 @@ class QueryMixin:
         """Immutable snapshot of the top `levels` price levels per side, best first."""
         if levels <= 0:
             return _new(BookSnapshot, ([], []))
-        return _new(BookSnapshot, (
-            _levels(self._bpx[:-levels - 1:-1], self._bids, 1),
-            _levels(self._apx[:-levels - 1:-1], self._asks, -1),
-        ))
+        bc = self._bcache
+        if bc is None or bc[0] != levels:
+            bc = self._bcache = (levels, _levels(self._bpx[:-levels - 1:-1], self._bids, 1))  # type: ignore[misc]  # slot declared by Exchange
+        ac = self._acache
+        if ac is None or ac[0] != levels:
+            ac = self._acache = (levels, _levels(self._apx[:-levels - 1:-1], self._asks, -1))  # type: ignore[misc]
+        # Copies: a caller mutating its lists must not change the cache or another caller's snapshot.
+        return _new(BookSnapshot, (bc[1].copy(), ac[1].copy()))
 
     def full_book(self) -> BookSnapshot:
         """Snapshot of every level on both sides."""
