@@ -13,6 +13,7 @@ from nanobook_cli import __version__
 from nanobook_cli.commands import (
     bench,
     config,
+    gateway,
     kill,
     plan,
     positions,
@@ -67,6 +68,7 @@ app.command("repl")(repl.repl)
 app.command("bench")(bench.bench)
 app.add_typer(config.app, name="config")
 app.add_typer(sim.app, name="sim")
+app.add_typer(gateway.app, name="gateway")
 
 
 def _report_error(exc: BaseException, code: ExitCode) -> None:

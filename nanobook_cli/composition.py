@@ -25,4 +25,11 @@ def make_broker(config: NanobookConfig, *, readonly: bool = False, root: Path | 
         from engine.brokers.sim import SimBroker
 
         return SimBroker(root or Path.cwd(), clock=system_clock)
+    if kind == "binance":
+        try:
+            from engine.brokers.binance.adapter import BinanceBroker
+        except ImportError as exc:
+            raise BrokerUnavailable("broker kind \"binance\" needs python-binance: "
+                                    "pip install 'nanobook-cli[binance]'") from exc
+        return BinanceBroker.from_settings(config.binance)
     raise BrokerUnavailable(f"broker kind {kind!r} is not available in this build yet (use kind = \"sim\")")
