@@ -111,7 +111,7 @@ ResolvedOutcome = Literal[
     "pending", "submitted", "partially_filled", "filled", "cancelled", "rejected", "not_found", "unknown"
 ]
 RunStatus = Literal[
-    "ok", "partial", "interrupted", "declined", "no_changes", "dry_run", "risk_rejected", "failed"
+    "ok", "partial", "interrupted", "declined", "no_changes", "dry_run", "risk_rejected", "failed", "skipped"
 ]
 
 
@@ -276,7 +276,7 @@ class UserConfirmed(AuditEnvelope):
     event: Literal["user_confirmed"] = "user_confirmed"
     approved: bool
     plan_sha256: Sha256
-    method: Literal["prompt", "flag"]
+    method: Literal["prompt", "flag", "no_tty"]
 
 
 class OrderIntent(AuditEnvelope):

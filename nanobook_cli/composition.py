@@ -24,7 +24,8 @@ def make_broker(config: NanobookConfig, *, readonly: bool = False, root: Path | 
     if kind == "sim":
         from engine.brokers.sim import SimBroker
 
-        return SimBroker(root or Path.cwd(), clock=system_clock)
+        return SimBroker(root or Path.cwd(), clock=system_clock, initial_cash=config.sim.initial_cash,
+                         seed=config.sim.seed)
     if kind == "binance":
         try:
             from engine.brokers.binance.adapter import BinanceBroker

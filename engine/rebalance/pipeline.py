@@ -5,7 +5,7 @@ Used by `plan` (no audit) and by `run` (each broker read wrapped in an audited s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,7 +14,7 @@ from pathlib import Path
 from configs.models import NanobookConfig, RiskSettings
 from configs.target import TargetFile, effective_risk
 from engine.brokers.base import Broker
-from engine.rebalance.diff import DiffResult, DiffSettings, compute_diff
+from engine.rebalance.diff import DiffResult, DiffSettings, PlannedOrder, compute_diff
 from engine.rebalance.plan import Plan
 from engine.rebalance.snapshot import Snapshot, StepRunner, _direct, stale_quotes, take_snapshot
 from engine.risk import ProposedOrder, RiskEngine, RiskLimits, RiskReport
@@ -64,7 +64,17 @@ def diff_for(snapshot: Snapshot, inputs: PlanInputs, risk: RiskSettings, stale: 
 
 def risk_gate(snapshot: Snapshot, diff: DiffResult, inputs: PlanInputs, risk: RiskSettings) -> RiskReport:
     """Check the whole batch against the effective limits."""
-    orders = [ProposedOrder(o.symbol, o.side, o.quantity, o.limit_price) for o in diff.orders]
+    return _check_orders(snapshot, diff.orders, inputs, risk)
+
+
+def recheck_risk(snapshot: Snapshot, orders: Sequence[PlannedOrder], inputs: PlanInputs) -> RiskReport:
+    """Risk-check a saved plan's orders against a fresh snapshot."""
+    return _check_orders(snapshot, orders, inputs, effective_risk(inputs.config.risk, inputs.target.constraints))
+
+
+def _check_orders(snapshot: Snapshot, planned: Sequence[PlannedOrder], inputs: PlanInputs,
+                  risk: RiskSettings) -> RiskReport:
+    orders = [ProposedOrder(o.symbol, o.side, o.quantity, o.limit_price) for o in planned]
     account = snapshot.account
     return RiskEngine.from_limits(risk_limits(risk)).check_plan(
         orders, equity=account.equity, cash=account.cash, buying_power=account.buying_power,

@@ -9,6 +9,8 @@ Never prompts or prints; returns data and raises the engine's errors.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import uuid
@@ -24,7 +26,7 @@ from configs.target import window_id
 from engine.brokers.base import Broker
 from engine.errors import RecoveryRequired, RiskRejected
 from engine.rebalance.executor import ExecutionResult, ExecutionSettings, Executor, Reporter, StopSignal
-from engine.rebalance.pipeline import PlanInputs, build_plan
+from engine.rebalance.pipeline import PlanInputs, build_plan, recheck_risk
 from engine.rebalance.plan import Plan, check_fresh, order_to_dict
 from engine.rebalance.recovery import decide_from_log, reconstruct
 from engine.rebalance.snapshot import Snapshot
@@ -62,6 +64,8 @@ class RunSession:
         self.audit: AuditWriter | None = None
         self.snapshot: Snapshot | None = None
         self.window: str | None = None
+        self.started = False
+        self.finished = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -102,6 +106,7 @@ class RunSession:
 
     def start(self, command: str, dry_run: bool = False) -> None:
         """run_started."""
+        self.started = True
         self.log({"event": "run_started", "command": command, "target_path": str(self.inputs.target_path),
                   "target_sha256": self.inputs.target_sha256, "config_sha256": self.inputs.config_sha256,
                   "broker": self.inputs.broker_kind, "account_id": "", "dry_run": dry_run})
@@ -124,7 +129,9 @@ class RunSession:
                     positions=snapshot.quantities(), prices=snapshot.mids(),
                     target_sha256=self.inputs.target_sha256, config_sha256=self.inputs.config_sha256,
                     max_age_s=ex.plan_max_age_s, max_reprice_bps=ex.max_reprice_bps)
-        return saved
+        # A saved file is input, not proof: its orders are risk-checked again against today's account.
+        report = recheck_risk(snapshot, saved.orders, self.inputs)
+        return dataclasses.replace(saved, risk=tuple(report.to_dicts()), risk_passed=report.passed)
 
     def cron_window_done(self) -> bool:
         """Cron mode: True (and logged) when this target's window already completed for this account."""
@@ -164,16 +171,29 @@ class RunSession:
         """Place the plan's orders through the write-ahead executor."""
         assert self.audit is not None
         executor = Executor(self.broker, self.audit, settings, self.clock, sleep, stop, reporter)
-        return executor.execute(plan.orders)
+        return executor.execute([dataclasses.replace(o, client_order_id=run_order_id(o.client_order_id, self.run_id))
+                                 for o in plan.orders])
 
     def finish(self, outcome: RunOutcome) -> None:
-        """cron_completed (cron mode, fully done) and run_completed."""
+        """cron_completed (cron mode, fully done) and run_completed (once)."""
+        if self.finished:
+            return
+        self.finished = True
         result = outcome.result
         if self.window is not None and outcome.status == "ok":
             self.log({"event": "cron_completed", "window_id": self.window})
         self.log({"event": "run_completed", "status": outcome.status,
                   "submitted": result.submitted if result else 0, "filled": result.filled if result else 0,
                   "failed": result.failed if result else 0})
+
+
+def run_order_id(plan_order_id: str, run_id: str) -> str:
+    """The client order id sent to the venue: the plan's id keyed by this run.
+
+    Retries within a run reuse it (the venue refuses a second booking); a later run, allowed only once
+    recovery found nothing in flight, gets fresh ids, so an order a previous run cancelled can be placed again.
+    """
+    return "nb" + hashlib.sha256(f"{plan_order_id}\x00{run_id}".encode()).hexdigest()[:30]
 
 
 def _result_payload(name: str, value: Any) -> dict[str, Any]:

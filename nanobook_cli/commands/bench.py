@@ -14,9 +14,16 @@ import typer
 if TYPE_CHECKING:
     from engine.bench.runner import BenchReport, ResultRow
 
-_WORKLOADS = ("submit_no_match", "submit_match_1", "cancel_deep", "bbo", "l2_top10", "mixed", "mixed_safe",
-              "cli_help")
-_WORKLOAD_HELP = f"Run only this workload (repeatable): {', '.join(_WORKLOADS)}. Default: all."
+_DEFAULT = ("submit_no_match", "submit_match_1", "cancel_deep", "bbo", "l2_top10", "mixed", "mixed_safe",
+            "cli_help")
+_PIPELINE = ("plan_500", "audit_1m")
+_WORKLOADS = (*_DEFAULT, *_PIPELINE)
+_WORKLOAD_HELP = (f"Run only this workload (repeatable): {', '.join(_WORKLOADS)}. "
+                  "Default: all but the pipeline ones.")
+_PIPELINE_LABELS = {("plan_500", "cold"): ("nanobook plan (cold)", "  plan cold"),
+                    ("plan_500", "warm"): ("nanobook plan (warm)", "  plan warm"),
+                    ("audit_1m", "library"): ("read + decide (library)", "  read+decide"),
+                    ("audit_1m", "cli"): ("nanobook replay --json", "  replay CLI")}
 
 
 def bench(
@@ -26,6 +33,10 @@ def bench(
     vs_peers: bool = typer.Option(
         False, "--vs-peers", help="Also run pyorderbook (pure Python; a quarter of N, only what it supports)."),
     quick: bool = typer.Option(False, "--quick", help="Small N: a smoke run in a few seconds (numbers are noisy)."),
+    pipeline: bool = typer.Option(
+        False, "--pipeline",
+        help="Also run the rebalancer-pipeline workloads: plan_500 (whole `nanobook plan` on a 500-symbol sim) "
+             "and audit_1m (read + decide on a 1,000,000-line audit log). Minutes, not seconds."),
     workload: list[str] | None = typer.Option(None, "--workload", "-w", metavar="NAME", help=_WORKLOAD_HELP),
     repeat: int | None = typer.Option(
         None, "--repeat", "-r", min=1, max=100,
@@ -41,6 +52,8 @@ def bench(
     Workloads: submit (no match) into a ~1000-order book, submit matching one resting order, cancel from a
     5000-deep queue, best bid/ask, L2 top-10, a mixed 60/30/10 add/cancel/take stream (and mixed_safe, the
     variant the reference survives), and the wall time of `nanobook --help`. Final books are cross-checked.
+    With --pipeline (or -w plan_500 / -w audit_1m): `nanobook plan` of a 500-symbol target on the sim, cold and
+    warm, and reading + deciding on a 1,000,000-line audit log, in the library and through `nanobook replay`.
     See docs/benchmarks.md. Example: nanobook bench --vs-reference --vs-peers --repeat 5
 
     Exit codes: 0 ok · 1 our book disagreed with the model or the reference · 2 usage.
@@ -50,7 +63,9 @@ def bench(
     from nanobook_cli.output.envelope import begin, emit, warn
 
     begin("bench", json_out)
-    chosen = list(dict.fromkeys(workload or _WORKLOADS))
+    chosen = list(dict.fromkeys(workload or (_WORKLOADS if pipeline else _DEFAULT)))
+    if workload and pipeline:
+        chosen += [name for name in _PIPELINE if name not in chosen]
     for name in chosen:
         if name not in _WORKLOADS:
             raise _usage_error(f"unknown workload {name!r} (choose from: {', '.join(_WORKLOADS)})", json_out)
@@ -68,7 +83,7 @@ def bench(
         vs_peers = False
     options = BenchOptions(workloads=chosen, vs_reference=vs_reference, vs_peers=vs_peers, quick=quick,
                            repeat=repeat or (1 if quick else 3), seed=DEFAULT_SEED if seed is None else seed,
-                           timeout_s=timeout, help_argv=_help_argv())
+                           timeout_s=timeout, help_argv=_help_argv(), cli_argv=_help_argv()[:-1])
     report = _run(options, run_bench)
     report.environment["date_utc"] = _now()
     notes += report.warnings
@@ -103,6 +118,8 @@ def _usage_error(message: str, json_out: bool) -> typer.Exit:
 
 
 def _mismatch(row: ResultRow) -> str:
+    if row.variant is not None:
+        return f"{row.workload} ({row.variant}): the result check failed ({'; '.join(row.agree_with)})"
     return f"{row.workload}: our final book or trades differ from the {' and '.join(row.agree_with)}"
 
 
@@ -110,7 +127,7 @@ def _help_argv() -> list[str]:
     """The command whose --help is timed: this `nanobook` script when run as one, else `python -m nanobook_cli`."""
     script = sys.argv[0] if sys.argv else ""
     if os.path.basename(script) == "nanobook" and os.path.isfile(script):
-        return [script, "--help"]
+        return [os.path.abspath(script), "--help"]  # absolute: pipeline workloads run it from temp directories
     sibling = os.path.join(os.path.dirname(sys.executable), "nanobook")
     if os.path.isfile(sibling):
         return [sibling, "--help"]
@@ -164,6 +181,10 @@ def _ns(value: float | None) -> str:
     return f"{value:.0f} ns"
 
 
+def _ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds * 1000:,.0f} ms"
+
+
 def _ratio(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}×"
 
@@ -200,7 +221,8 @@ def _render(report: BenchReport) -> None:
     for t in report.targets:
         mark = "·" if t.met is None else ("✓" if t.met else "✗")
         label = _target_label(t.kind, t.threshold)
-        targets.setdefault(t.workload, []).append(f"{label.replace(' ', '') if compact else label} {mark}")
+        key = t.workload if t.variant is None else f"{t.workload}/{t.variant}"
+        targets.setdefault(key, []).append(f"{label.replace(' ', '') if compact else label} {mark}")
 
     columns: list[tuple[str, str, Literal["left", "right", "center"]]] = []
     if not compact:
@@ -220,8 +242,12 @@ def _render(report: BenchReport) -> None:
         columns.append(("peer", "×pyob" if compact else "ours/pyob", "right"))
     columns += [("target", "target", "left"), ("agree", "ok" if compact else "agree", "center")]
 
-    title = "nanobook bench · medians" + ("" if compact else " · ns/op includes the loop (see loop-overhead)")
-    table = Table(title=title + " · cli_help p99 = max",
+    lob_rows = any(r.implementation == "loop-overhead" for r in report.results)
+    title = "nanobook bench · medians" + ("" if compact or not lob_rows
+                                          else " · ns/op includes the loop (see loop-overhead)")
+    pipeline_rows = any(r.variant is not None for r in report.results)
+    table = Table(title=title + (" · cli_help p99 = max" if report.row("cli_help", "ours") else "")
+                  + (" · pipeline rows: median ms, p99 = slowest run" if pipeline_rows else ""),
                   box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, show_edge=False, title_justify="left",
                   collapse_padding=compact)
     for _key, header, justify in columns:
@@ -246,6 +272,12 @@ def _render(report: BenchReport) -> None:
         if r.workload == "cli_help":
             cell.update(impl="nanobook --help" if not compact else "  --help", ops=f"{r.runs} runs", rate="—",
                         ref="", peer="")
+        if r.variant is not None:
+            wide, narrow = _PIPELINE_LABELS.get((r.workload, r.variant), (r.variant, f"  {r.variant}"))
+            unit = "symbols" if r.workload == "plan_500" else "lines"
+            cell.update(impl=narrow if compact else wide, ops=f"{r.ops:,} {unit}", rate=f"{_rate(r.ops_per_s)}/s",
+                        ns="", p50=_ms(r.seconds), p99=_ms(None if r.p99_ns is None else r.p99_ns / 1e9),
+                        ref="", peer="", target=", ".join(targets.get(f"{r.workload}/{r.variant}", [])))
         if r.error and r.ops_per_s is None:
             cell.update(rate="error", ns="", p50="", p99="", target=r.error)
         table.add_row(*[cell[key] for key, _h, _j in columns], style="bold" if ours else None, end_section=last)
@@ -258,6 +290,8 @@ def _render(report: BenchReport) -> None:
                   f"{' · --quick (noisy)' if cfg['quick'] else ''}")
     if show_peer:
         console.print("pyorderbook runs a quarter of N, with its Order objects built before timing (favours it).")
+    if pipeline_rows and cfg["quick"]:
+        console.print("--quick: pipeline workloads ran on tiny sizes; their targets are not judged (·).")
 
 
 def _pct(value: float | None) -> str:

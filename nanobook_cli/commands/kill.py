@@ -95,7 +95,16 @@ def _alive(pid: int) -> bool:
         waited, _ = os.waitpid(pid, os.WNOHANG)
         return waited == 0
     except ChildProcessError:
-        return True
+        return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    # Exited but not yet reaped by its own parent (e.g. a supervisor): it will never act again.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def _wait_gone(pid: int, seconds: float) -> bool:
@@ -108,9 +117,12 @@ def _wait_gone(pid: int, seconds: float) -> bool:
 
 
 def _our_client_ids(path: Path) -> set[str]:
+    from audit.reader import read_audit
+    from audit.writer import confine
+
+    path = confine(path)
     if not path.exists():
         return set()
-    from audit.reader import read_audit
 
     return {str(r.raw["client_order_id"]) for r in read_audit(path).records
             if r.raw.get("event") == "order_intent" and r.raw.get("client_order_id")}

@@ -39,6 +39,10 @@ def plan(
         broker.close()
     if out_path is not None:
         result.save(out_path)
+    from nanobook_cli.output.envelope import warn
+
+    for text in result.warnings:
+        warn("plan", text)
     code = 5 if not result.risk_passed else (8 if detailed_exitcode and result.orders else 0)
     status = "risk_rejected" if not result.risk_passed else ("changes" if result.orders else "ok")
     if json_out:

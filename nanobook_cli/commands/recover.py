@@ -46,7 +46,9 @@ def recover(
 
     begin("recover", json_out)
     loaded = load_config_for(config, quiet=json_out)
-    path = Path(loaded.config.audit.path)
+    from audit.writer import confine
+
+    path = confine(Path(loaded.config.audit.path))  # AuditError (exit 10) if it escapes the working directory
     if not path.exists():
         _report(None, None, path, cancelled=[], json_out=json_out, unreachable=False)
         raise typer.Exit(0)

@@ -28,6 +28,9 @@ def replay(
         help="Wrap written integers to 63 bits like the OCaml oracle (reproduces corpus cases 17/18)."),
     depth: int = typer.Option(5, "--depth", min=1, max=1000, help="Book levels per side in the summary."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
+    itch: bool = typer.Option(False, "--itch", help="FILE is NASDAQ TotalView-ITCH 5.0 (plain or .gz)."),
+    symbols: str | None = typer.Option(None, "--symbols", metavar="AAPL,MSFT", help="ITCH: books for these only."),
+    limit: int | None = typer.Option(None, "--limit", min=1, metavar="N", help="ITCH: stop after N messages."),
 ) -> None:
     """Replay a recording: order-book events into a fresh book, or an audit log into a recovery decision.
 
@@ -36,6 +39,11 @@ def replay(
     Exit codes: 0 ok · 4 unreadable or malformed recording (the bad line is named) · 10 corrupt audit log ·
     2 usage.
     """
+    if itch:
+        from nanobook_cli.commands import replay_itch
+
+        replay_itch.run(file, symbols, limit, depth, json_out)
+        return
     from engine.lob.replay import replay_file
     from nanobook_cli.output.envelope import begin, emit
 

@@ -51,7 +51,15 @@ def run(
     previous = _install_stop_handlers(stop)
     try:
         with RunSession(inputs, broker, system_clock) as session:
-            outcome = _steps(session, saved, yes=yes, cron=cron, stop=stop, json_out=json_out)
+            try:
+                outcome = _steps(session, saved, yes=yes, cron=cron, stop=stop, json_out=json_out)
+            except Exception as exc:
+                # A run that started must end in the log, whatever stopped it (status would say "incomplete").
+                if session.started and not session.finished:
+                    from engine.rebalance.session import RunOutcome
+
+                    session.finish(RunOutcome("failed", message=f"{type(exc).__name__}: {exc}"))
+                raise
     finally:
         _restore(previous)
         broker.close()
@@ -84,7 +92,14 @@ def _steps(session: RunSession, saved: Plan | None, *, yes: bool, cron: bool, st
         if not json_out:
             render_plan(err(), plan)
         raise
+    _warn_about(plan)
     if not plan.orders:
+        unpriced = [k.symbol for k in plan.skipped if k.reason in _UNPRICED]
+        if unpriced:
+            from engine.errors import BrokerUnavailable
+
+            raise BrokerUnavailable(f"no usable quote for {', '.join(unpriced)} (stale, delayed or missing): "
+                                    "nothing could be planned; the account was not checked against the target")
         outcome = RunOutcome("no_changes", plan, message="nothing to do: the account matches the target")
         session.finish(outcome)
         return outcome
@@ -107,6 +122,20 @@ def _steps(session: RunSession, saved: Plan | None, *, yes: bool, cron: bool, st
     outcome = RunOutcome(result.status, plan, result)
     session.finish(outcome)
     return outcome
+
+
+_UNPRICED = frozenset({"stale_quote", "no_price"})
+
+
+def _warn_about(plan: Plan) -> None:
+    """Plan warnings and unpriced symbols go into the envelope's warnings (and stderr for people)."""
+    from nanobook_cli.output.envelope import warn
+
+    for text in plan.warnings:
+        warn("plan", text)
+    for skip in plan.skipped:
+        if skip.reason == "no_price":  # stale quotes are already among the plan warnings
+            warn(skip.reason, skip.detail, symbol=skip.symbol)
 
 
 def _confirm(plan: Plan, yes: bool) -> tuple[bool, str]:

@@ -74,9 +74,12 @@ def _running_run() -> dict[str, Any] | None:
 
 
 def _last_run(path: Path) -> dict[str, Any] | None:
+    from audit.reader import read_audit
+    from audit.writer import confine
+
+    path = confine(path)
     if not path.exists():
         return None
-    from audit.reader import read_audit
     from engine.rebalance.recovery import decide_from_log, reconstruct
 
     log = read_audit(path)

@@ -100,8 +100,12 @@ def plan_tally(plan: Plan) -> str:
 
 def render_plan(console: Console, plan: Plan, *, saved_to: str | None = None) -> None:
     """Full plan: orders, skipped symbols, warnings, risk, tally and the next command."""
+    unpriced = [k.symbol for k in plan.skipped if k.reason in ("stale_quote", "no_price")]
     if plan.orders:
         console.print(plan_table(plan))
+    elif unpriced:
+        console.print(styled(f"No orders could be planned for {len(unpriced)} symbol(s) without a usable quote "
+                             f"({', '.join(unpriced)}): the account was NOT checked against them.", "bold red"))
     else:
         console.print("No trades: the account already matches the target (within lots, minimum notional "
                       "and tolerance).")

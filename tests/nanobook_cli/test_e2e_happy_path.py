@@ -65,6 +65,10 @@ def test_saved_plan_runs_fills_reconciles_and_a_second_run_is_a_no_op(wd: Workdi
     assert run.returncode == 0, str(run)
     data = run.doc["data"]
     assert run.doc["status"] == "ok"
+    # The venue ids are the plan's ids keyed by the run (a later run may re-place what this one cancelled).
+    from engine.rebalance.session import run_order_id
+
+    planned = {run_order_id(p, data["run_id"]): o for p, o in planned.items()}
     assert {o["client_order_id"] for o in data["orders"]} == set(planned)
     assert all(o["state"] == "filled" for o in data["orders"]), data["orders"]
     assert (data["submitted"], data["filled"], data["failed"]) == (8, 8, 0)

@@ -86,9 +86,10 @@ def test_edited_plan_with_recomputed_hash_is_still_risk_checked(wd: Workdir) -> 
 
     Repro: `nanobook plan target.json --out plan.json`; multiply the AAPL order's quantity by 3 (≈45 % of equity,
     over the 20 % max_position of the target) and rewrite `plan_sha256` as sha256 of the canonical JSON of the
-    rest; `nanobook run --plan plan.json --yes` places and fills the oversized order and exits 0 (the run's
-    risk_check event just replays the saved rows). Expected: the risk gate re-checks the orders it is about to
-    send (exit 5) or the plan is refused (exit 4); nothing is placed.
+    rest; `nanobook run --plan plan.json --yes` fills 2,430 AAPL (≈$450k: over both max_position 20 % and
+    max_trade_notional $250k) and exits 7 (two later buys rejected for cash). The run's risk_check event just
+    replays the saved PASS rows; the plan fingerprint does not cover the orders. Expected: the risk gate re-checks
+    the orders it is about to send (exit 5) or the plan is refused (exit 4); nothing is placed.
     """
     doc = _save_plan(wd)
     first = doc["orders"][0]

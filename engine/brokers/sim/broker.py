@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 
@@ -23,6 +24,7 @@ from engine.brokers.base import (
     Position,
     Quote,
 )
+from engine.brokers.sim import params
 from engine.brokers.sim.faults import CRASH_EXIT_CODE, SimFaults
 from engine.brokers.sim.venue import Clock, SimVenue
 from engine.errors import AmbiguousOrderState, BrokerUnavailable, OrderRejected
@@ -43,8 +45,11 @@ class SimBroker:
     name = "sim"
 
     def __init__(self, root: Path | None = None, clock: Clock | None = None, *, auto_init: bool = True,
-                 faults: SimFaults | None = None) -> None:
-        self.venue = SimVenue(root, clock, auto_init=auto_init)
+                 faults: SimFaults | None = None, initial_cash: Decimal | None = None,
+                 seed: int | None = None) -> None:
+        self.venue = SimVenue(root, clock, auto_init=auto_init,
+                              initial_cash=initial_cash if initial_cash is not None else params.DEFAULT_CASH,
+                              seed=seed if seed is not None else params.DEFAULT_SEED)
         self.faults = faults if faults is not None else (SimFaults.from_env() or SimFaults())
 
     def _enter(self) -> None:

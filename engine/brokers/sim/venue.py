@@ -100,10 +100,13 @@ class SimVenue:
     without it a missing venue raises BrokerUnavailable naming `nanobook sim init`.
     """
 
-    def __init__(self, root: Path | None = None, clock: Clock | None = None, *, auto_init: bool = True) -> None:
+    def __init__(self, root: Path | None = None, clock: Clock | None = None, *, auto_init: bool = True,
+                 initial_cash: Decimal = params.DEFAULT_CASH, seed: int = params.DEFAULT_SEED) -> None:
         self.root = Path.cwd() if root is None else Path(root)
         self.store = SimStore(self.root)
         self.auto_init = auto_init
+        self.initial_cash = initial_cash  # used only when first use creates the venue ([sim] in config.toml)
+        self.seed = seed
         self.initialised_now = False      # True when this object created the venue (the CLI says so on stderr)
         self._clock = clock or utc_now
         self._ready = False
@@ -143,7 +146,7 @@ class SimVenue:
             if row is None:
                 if not self.auto_init:
                     raise BrokerUnavailable(missing)
-                self._initialise(c, params.DEFAULT_CASH, bundled_prices(), params.DEFAULT_SEED, False, None)
+                self._initialise(c, self.initial_cash, bundled_prices(), self.seed, False, None)
                 self.initialised_now = True
             elif row[0] != params.SCHEMA_VERSION:
                 raise BrokerUnavailable(f"simulated venue at {self.path} has schema version {row[0]}, this "
