@@ -60,16 +60,60 @@ class AuditRecord:
     """One readable line. `view` is the normalised payload (v1: the line itself; seed: a translated copy).
 
     Normalised keys shared by both formats: event, seq, ts, symbol, client_order_id, order_id (str), side.
+    A v1 line of a large file is decoded on first access of `raw`/`view` (from the file's text, which the record
+    references until then), giving the value the eager read gives; the reader has already checked the line.
     """
 
-    __slots__ = ("_event", "format", "line", "raw", "view")
+    __slots__ = ("_event", "_pos", "_raw", "_src", "_view", "format", "line")
 
     def __init__(self, line: int, raw: dict[str, Any], fmt: RecordFormat, view: dict[str, Any]) -> None:
         self.line = line
-        self.raw = raw
+        self._raw: dict[str, Any] | None = raw
         self.format: RecordFormat = fmt
-        self.view = view
+        self._view: dict[str, Any] | None = view
+        self._src: str | bytes | None = None  # deferred: the file's text (str, or bytes when all ASCII)
+        self._pos = 0  # deferred: where the line starts in `_src`
         self._event: AnyEvent | None = None
+
+    @classmethod
+    def _deferred(cls, line: int, src: str | bytes, pos: int) -> AuditRecord:
+        """A v1 record whose payload is the line starting at `src[pos]`, decoded on first use."""
+        record = cls.__new__(cls)
+        record.line = line
+        record._raw = record._view = record._event = None
+        record.format = "v1"
+        record._src = src
+        record._pos = pos
+        return record
+
+    def _decode(self) -> dict[str, Any]:
+        # What json.loads returns, without its wrapper: the probe accepted the line, so it is one JSON object
+        # between JSON whitespace (no BOM), and the same C scanner decodes it.
+        src, pos = self._src, self._pos
+        assert src is not None
+        if isinstance(src, bytes):
+            end = src.find(b"\n", pos)
+            text = src[pos:end if end >= 0 else len(src)].decode("ascii")
+        else:
+            end = src.find("\n", pos)
+            text = src[pos:end if end >= 0 else len(src)]
+        start = 0 if text.startswith("{") else len(text) - len(text.lstrip(" \t\n\r"))
+        raw: dict[str, Any] = _SCAN(text, start)[0]
+        self._raw = self._view = raw
+        self._src = None
+        return raw
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The decoded line as written."""
+        raw = self._raw
+        return raw if raw is not None else self._decode()
+
+    @property
+    def view(self) -> dict[str, Any]:
+        """The normalised payload (the line itself for v1)."""
+        view = self._view
+        return view if view is not None else self._decode()
 
     @property
     def name(self) -> str:
@@ -217,7 +261,11 @@ def read_audit(path: str | Path) -> AuditLog:
 
 
 def parse_audit(data: bytes, path: Path | None = None) -> AuditLog:
-    """Parse the bytes of an audit file (see `read_audit`)."""
+    """Parse the bytes of an audit file (see `read_audit`).
+
+    From `_DEFER_MIN_BYTES` on, v1 lines are checked without being decoded into Python objects (see `_probe`)
+    and decoded when first used: reading and deciding touch only the last run. The result is the same.
+    """
     # Building a million small dicts triggers needless cyclic-GC passes (the graph is acyclic); pausing the
     # collector halves the read time. Restored in `finally`, and only if it was on.
     was_enabled = gc.isenabled()
@@ -234,15 +282,63 @@ def parse_audit(data: bytes, path: Path | None = None) -> AuditLog:
             gc.enable()
 
 
-# One decoded line: (1-based line number, the JSON value or None, the problem or None, the text when bad).
-_Line = tuple[int, Any, str | None, str | bytes | None]
+# One decoded line: (1-based line number, the JSON value or None, the problem or None, the text when bad,
+# start). `start` is -1, except for a deferred line: a valid v1 line whose value holds only the probed envelope
+# keys (`_PROBED`) and whose text is the whole file's (str, or bytes when all ASCII), the line at `start`.
+_Line = tuple[int, Any, str | None, str | bytes | None, int]
+
+# Files at least this large are read with the envelope probe; smaller ones never import pydantic_core.
+_DEFER_MIN_BYTES: Final = 4 * 1024 * 1024
+# The keys the reader needs from every v1 line; the rest of a line is only decoded when somebody asks for it.
+_PROBED: Final = ("schema_version", "run_id", "seq", "ts", "event", "client_order_id", "line")
+_probe_json: Callable[[str | bytes], dict[str, Any]] | None = None
+
+
+def _probe() -> Callable[[str | bytes], dict[str, Any]]:
+    """A validator that accepts exactly the lines the hot path of `_parse` turns into v1 records.
+
+    It parses one JSON line completely (pydantic_core, jiter in Rust) but builds Python objects only for the
+    `_PROBED` keys, and requires the envelope `_parse` requires: schema_version "1", a non-empty string run_id,
+    an integer seq ≥ 0, string ts and event. It refuses everything `json.loads` refuses that a line can contain
+    (invalid syntax, control characters, non-JSON whitespace, over-long integers) and a few things json accepts
+    (lone surrogates, nesting deeper than 200, other objects); refused lines take the exact `json.loads` path.
+    What it accepts, `json.loads` decodes to the same values, duplicate keys included.
+    """
+    global _probe_json  # noqa: PLW0603 - built once per process, on the first large file
+    if _probe_json is None:
+        from pydantic_core import SchemaValidator, core_schema  # noqa: PLC0415
+
+        def required(schema: core_schema.CoreSchema) -> core_schema.TypedDictField:
+            return core_schema.typed_dict_field(schema)
+
+        optional = core_schema.typed_dict_field(core_schema.any_schema(), required=False)
+        text = core_schema.str_schema(strict=True)
+        fields = {
+            "schema_version": required(core_schema.literal_schema(["1"])),
+            "run_id": required(core_schema.str_schema(strict=True, min_length=1)),
+            "seq": required(core_schema.int_schema(strict=True, ge=0)),
+            "ts": required(text),
+            "event": required(text),
+            "client_order_id": optional,
+            "line": optional,
+        }
+        schema = core_schema.typed_dict_schema(fields, extra_behavior="ignore")
+        _probe_json = SchemaValidator(schema).validate_json
+    return _probe_json
 
 
 def _lines(data: bytes) -> Iterator[_Line]:
+    if len(data) >= _DEFER_MIN_BYTES and type(data) is bytes and data.isascii():
+        # ASCII: the (immutable) bytes are the text, so deferred records can share them without a decoded copy.
+        yield from _probed_lines(data, _probe())
+        return
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         yield from _byte_lines(data)  # json.loads decodes each line, so only the damaged line is blamed
+        return
+    if len(data) >= _DEFER_MIN_BYTES:
+        yield from _probed_lines(text, _probe())
         return
     # Scan the whole text at line offsets instead of splitting it: no per-line string copies on the hot path.
     scan = _SCAN
@@ -260,21 +356,61 @@ def _lines(data: bytes) -> Iterator[_Line]:
         except (StopIteration, ValueError, RecursionError):
             raw, end = None, -1
         if end == newline or (pos <= end < newline and text[end:newline].isspace()):
-            yield number, raw, None, None
+            yield number, raw, None, None, -1
         else:
             # Slow path: blank lines, leading whitespace, or a bad line (also one whose JSON ran past its newline).
             line = text[pos:newline]
             if line and not line.isspace():
                 value, problem = _slow_decode(line)
-                yield number, value, problem, line
+                yield number, value, problem, line, -1
         pos = newline + 1
+
+
+def _probed_lines(src: str | bytes, probe: Callable[[str | bytes], dict[str, Any]]) -> Iterator[_Line]:
+    """`_lines` for large files: valid v1 lines come back deferred (see `_Line`), all others as `_lines` does.
+
+    `src` is the decoded text, or the raw bytes when they are all ASCII (then they are that text). Scanning one
+    line on its own gives what scanning it inside the file gives: a value that ends before the newline reads the
+    same characters, and one that would run past it fails on the line alone (slow path).
+    """
+    scan = _SCAN
+    newline_char: Any = b"\n" if isinstance(src, bytes) else "\n"
+    find = src.find
+    size = len(src)
+    pos = 0
+    number = 0
+    while pos < size:
+        number += 1
+        newline = find(newline_char, pos)
+        if newline < 0:
+            newline = size
+        raw_line = src[pos:newline]
+        try:
+            envelope = probe(raw_line)
+        except ValueError:  # pydantic_core.ValidationError: not a v1 line _parse would accept as it is
+            envelope = None
+        if envelope is not None:
+            yield number, envelope, None, src, pos
+            pos = newline + 1
+            continue
+        pos = newline + 1
+        line = raw_line.decode("ascii") if isinstance(raw_line, bytes) else raw_line
+        try:
+            raw, end = scan(line, 0)
+        except (StopIteration, ValueError, RecursionError):
+            raw, end = None, -1
+        if end == len(line) or (0 <= end < len(line) and line[end:].isspace()):
+            yield number, raw, None, None, -1
+        elif line and not line.isspace():
+            value, problem = _slow_decode(line)
+            yield number, value, problem, line, -1
 
 
 def _byte_lines(data: bytes) -> Iterator[_Line]:
     for number, line in enumerate(data.split(b"\n"), 1):
         if line and not line.isspace():
             value, problem = _slow_decode(line)
-            yield number, value, problem, line
+            yield number, value, problem, line, -1
 
 
 def _parse(data: bytes, path: Path | None) -> AuditLog:
@@ -288,9 +424,16 @@ def _parse(data: bytes, path: Path | None) -> AuditLog:
     has_v1 = has_seed = False
     max_seq = 0
     pending: TornTail | None = None  # a bad line that is only acceptable if it turns out to be the last one
-    for number, raw, problem, text in _lines(data):
+    for number, raw, problem, text, start in _lines(data):
+        deferred = start >= 0
+        if deferred:
+            # A valid v1 line of a large file: `raw` holds only the probed keys, the line is decoded when used.
+            event, seq = raw["event"], raw["seq"]
+            assert text is not None
+            record = AuditRecord._deferred(number, text, start)
+            has_v1 = True
         # Hot path (one v1 line): each key is looked up once and kept in a local.
-        if problem is None and type(raw) is dict and raw.get("schema_version") == "1":
+        elif problem is None and type(raw) is dict and raw.get("schema_version") == "1":
             event, seq, run_id = raw.get("event"), raw.get("seq"), raw.get("run_id")
             if (type(seq) is int and seq >= 0 and type(event) is str and type(run_id) is str and run_id
                     and type(raw.get("ts")) is str):
@@ -322,7 +465,7 @@ def _parse(data: bytes, path: Path | None) -> AuditLog:
                 raise AuditCorrupt(pending.line, pending.reason, where)
         if event == "run_started":
             run_starts.append(len(records))
-        client_id = record.view.get("client_order_id")
+        client_id = (raw if deferred else record.view).get("client_order_id")
         if type(client_id) is str:
             add_client_id(client_id)
         if seq is not None and seq > max_seq:

@@ -1,6 +1,8 @@
 """Benchmark orchestration: build workloads once, run each implementation × repeat in a fresh interpreter, aggregate.
 
 Medians over runs, ratios against the reference and pyorderbook, targets, and correctness checks of final books.
+The pipeline workloads (`plan_500`, `audit_1m`, see `engine.bench.pipeline`) time whole processes instead; they
+are selectable like the others but not part of the default run.
 """
 
 from __future__ import annotations
@@ -21,23 +23,38 @@ from typing import Any, Final
 
 from engine.bench.adapters import IMPLEMENTATIONS, LOOP, OURS, PYORDERBOOK, REFERENCE, SLOW, SUPPORTS
 from engine.bench.harness import RunResult, time_command
+from engine.bench.pipeline import (
+    AUDIT_1M,
+    PIPELINE_WORKLOADS,
+    PLAN_500,
+    WARM_RUNS,
+    PipelineSample,
+    measure_audit,
+    measure_plan,
+    pipeline_size,
+)
 from engine.bench.worker import run_implementation
 from engine.bench.workloads import DEFAULT_SEED, WORKLOAD_NAMES, Expected, Workload, make, size
 
 CLI_HELP: Final = "cli_help"
-ALL_WORKLOADS: Final = (*WORKLOAD_NAMES, CLI_HELP)
+DEFAULT_WORKLOADS: Final = (*WORKLOAD_NAMES, CLI_HELP)
+ALL_WORKLOADS: Final = (*DEFAULT_WORKLOADS, *PIPELINE_WORKLOADS)
 Progress = Callable[[str, int, int], None]
 
-# (workload, kind, threshold, label): kinds compare ours against the reference, pyorderbook or an absolute bar.
-TARGETS: Final[tuple[tuple[str, str, float, str], ...]] = (
-    ("submit_no_match", "ratio_vs_reference", 0.8, "≥ 0.8× reference"),
-    ("submit_match_1", "ratio_vs_reference", 0.7, "≥ 0.7× reference"),
-    ("cancel_deep", "ratio_vs_reference", 1.0, "≥ 1.0× reference"),
-    ("mixed_safe", "ratio_vs_reference", 0.7, "≥ 0.7× reference"),
-    ("bbo", "min_ops_per_s", 10e6, "≥ 10 M ops/s"),
-    ("l2_top10", "min_ops_per_s", 0.6e6, "≥ 0.6 M ops/s"),
-    ("mixed", "ratio_vs_pyorderbook", 5.0, "≥ 5× pyorderbook"),
-    (CLI_HELP, "max_seconds", 0.4, "≤ 0.4 s"),
+# (workload, kind, threshold, label, variant): kinds compare ours against the reference, pyorderbook or an
+# absolute bar; `variant` picks one of a pipeline workload's rows (None for the others).
+TARGETS: Final[tuple[tuple[str, str, float, str, str | None], ...]] = (
+    ("submit_no_match", "ratio_vs_reference", 0.8, "≥ 0.8× reference", None),
+    ("submit_match_1", "ratio_vs_reference", 0.7, "≥ 0.7× reference", None),
+    ("cancel_deep", "ratio_vs_reference", 1.0, "≥ 1.0× reference", None),
+    ("mixed_safe", "ratio_vs_reference", 0.7, "≥ 0.7× reference", None),
+    ("bbo", "min_ops_per_s", 10e6, "≥ 10 M ops/s", None),
+    ("l2_top10", "min_ops_per_s", 0.6e6, "≥ 0.6 M ops/s", None),
+    ("mixed", "ratio_vs_pyorderbook", 5.0, "≥ 5× pyorderbook", None),
+    (CLI_HELP, "max_seconds", 0.4, "≤ 0.4 s", None),
+    (PLAN_500, "max_seconds", 1.5, "≤ 1.5 s", "cold"),
+    (PLAN_500, "max_seconds", 1.5, "≤ 1.5 s", "warm"),
+    (AUDIT_1M, "max_seconds", 5.0, "≤ 5 s", "library"),
 )
 
 
@@ -45,7 +62,7 @@ TARGETS: Final[tuple[tuple[str, str, float, str], ...]] = (
 class BenchOptions:
     """What to run. `isolate` runs ours in fresh interpreters too (the reference and peers always are)."""
 
-    workloads: Sequence[str] = ALL_WORKLOADS
+    workloads: Sequence[str] = DEFAULT_WORKLOADS
     vs_reference: bool = False
     vs_peers: bool = False
     quick: bool = False
@@ -54,6 +71,15 @@ class BenchOptions:
     timeout_s: float | None = None
     isolate: bool = True
     help_argv: Sequence[str] | None = None
+    cli_argv: Sequence[str] | None = None  # how to start `nanobook` (pipeline workloads); default python -m
+
+    def cli(self) -> list[str]:
+        """The command prefix that runs `nanobook` (the console script when the CLI passes it)."""
+        if not self.cli_argv:
+            return [sys.executable, "-m", "nanobook_cli"]
+        first, *rest = self.cli_argv
+        # Absolute, because the pipeline workloads run it from temporary working directories.
+        return [os.path.abspath(first) if os.sep in first else first, *rest]
 
     def implementations(self) -> list[str]:
         """Implementations in table order."""
@@ -88,6 +114,8 @@ class ResultRow:
     ratio_vs_pyorderbook: float | None = None
     seconds: float | None = None
     error: str | None = None
+    variant: str | None = None  # pipeline rows: cold / warm (plan_500), library / cli (audit_1m)
+    details: dict[str, Any] | None = None  # pipeline rows: samples, phases, sizes, the command timed
 
 
 @dataclass
@@ -100,6 +128,7 @@ class TargetRow:
     label: str
     measured: float | None
     met: bool | None
+    variant: str | None = None
 
 
 @dataclass
@@ -118,16 +147,20 @@ class BenchReport:
                 "targets": [_rounded(asdict(t)) for t in self.targets],
                 "environment": self.environment, "config": self.config, "warnings": list(self.warnings)}
 
-    def row(self, workload: str, implementation: str) -> ResultRow | None:
-        """The row for (workload, implementation), if any."""
+    def row(self, workload: str, implementation: str, variant: str | None = None) -> ResultRow | None:
+        """The row for (workload, implementation[, variant]), if any."""
         for r in self.results:
-            if r.workload == workload and r.implementation == implementation:
+            if r.workload == workload and r.implementation == implementation and (
+                    variant is None or r.variant == variant):
                 return r
         return None
 
 
 def _rounded(row: dict[str, Any]) -> dict[str, Any]:
-    """Floats to 4 significant decimals of useful precision (ratios 4 places, rates and ns 1 place)."""
+    """Floats to 4 significant decimals of useful precision (ratios 4 places, rates and ns 1 place).
+
+    `details` (pipeline rows) is passed through; its floats are rounded where they are made.
+    """
     return {k: (round(v, 4) if abs(v) < 100 else round(v, 1)) if isinstance(v, float) else v
             for k, v in row.items()}
 
@@ -250,7 +283,8 @@ def _check(runs: list[RunResult], expected: Expected, against: list[RunResult] |
 def run_bench(options: BenchOptions, progress: Progress | None = None) -> BenchReport:
     """Run the selected workloads on the selected implementations `options.repeat` times and aggregate."""
     names = validate_workloads(options.workloads)
-    lob_names = [n for n in names if n != CLI_HELP]
+    lob_names = [n for n in names if n != CLI_HELP and n not in PIPELINE_WORKLOADS]
+    pipeline_names = [n for n in names if n in PIPELINE_WORKLOADS]
     impls = options.implementations()
     warnings: list[str] = []
     plan: dict[str, list[Workload]] = {}
@@ -267,7 +301,8 @@ def run_bench(options: BenchOptions, progress: Progress | None = None) -> BenchR
         if chosen:
             plan[impl] = chosen
     run_impls = list(plan)
-    total = len(run_impls) * options.repeat + (1 if CLI_HELP in names else 0)
+    total = (len(run_impls) * options.repeat + (1 if CLI_HELP in names else 0)
+             + sum(_pipeline_steps(n, options) for n in pipeline_names))
     done = 0
     runs: dict[tuple[str, str], list[RunResult]] = {}
     errors: dict[tuple[str, str], list[str]] = {}
@@ -326,9 +361,60 @@ def run_bench(options: BenchOptions, progress: Progress | None = None) -> BenchR
             progress("cli_help", done, total)
         results.append(_cli_help(options, warnings))
         done += 1
+    ticks = [done]  # progress steps taken so far, shared with the pipeline's callback
+
+    def step(label: str) -> None:
+        if progress:
+            progress(label, ticks[0], total)
+        ticks[0] += 1
+
+    for name in pipeline_names:
+        ticks[0] = done
+        for sample in _pipeline(name, options, step):
+            row = _pipeline_row(sample)
+            if sample.error:
+                warnings.append(f"{name} ({sample.variant}): {sample.error}")
+            elif sample.agree is False:
+                warnings.append(f"{name} ({sample.variant}): the result check failed "
+                                f"({'; '.join(sample.agree_with)})")
+            results.append(row)
+        done += _pipeline_steps(name, options)
     if progress:
         progress("done", done, total)
-    return BenchReport(results, _targets(results), environment(), _config(options, names, impls), warnings)
+    return BenchReport(results, _targets(results, options.quick), environment(), _config(options, names, impls),
+                       warnings)
+
+
+def _pipeline_steps(name: str, options: BenchOptions) -> int:
+    """Progress steps of a pipeline workload: one per repeat (plus writing the log for audit_1m)."""
+    return options.repeat + (1 if name == AUDIT_1M else 0)
+
+
+def _pipeline(name: str, options: BenchOptions, step: Callable[[str], None]) -> list[PipelineSample]:
+    n = pipeline_size(name, options.quick)
+    timeout = options.worker_timeout()
+    if name == PLAN_500:
+        return measure_plan(n, seed=options.seed, repeat=options.repeat, warm_runs=WARM_RUNS[options.quick],
+                            cli=options.cli(), timeout_s=timeout, progress=step)
+    return measure_audit(n, seed=options.seed, repeat=options.repeat, cli=options.cli(), timeout_s=timeout,
+                         progress=step)
+
+
+def _pipeline_row(sample: PipelineSample) -> ResultRow:
+    """Median seconds as p50, the slowest sample as p99, throughput in symbols or lines per second."""
+    med = sample.median
+    details = dict(sample.details)
+    if med is None:
+        return ResultRow(sample.workload, OURS, sample.size, 0, None, None, None, None, None, None,
+                         sample.agree, sample.agree_with, error=sample.error or "no result", variant=sample.variant,
+                         details=details)
+    times = sorted(sample.seconds)
+    spread = (times[-1] - times[0]) / 2 / med * 100 if len(times) > 1 and med else None
+    details["ms"] = round(med * 1000, 1)
+    return ResultRow(sample.workload, OURS, sample.size, len(times), sample.size / med if med else None,
+                     med * 1e9 / sample.size if sample.size else None, None, int(med * 1e9), int(times[-1] * 1e9),
+                     spread, sample.agree, sample.agree_with, seconds=med, error=sample.error,
+                     variant=sample.variant, details=details)
 
 
 def _ratios(results: list[ResultRow]) -> None:
@@ -358,12 +444,14 @@ def _cli_help(options: BenchOptions, warnings: list[str]) -> ResultRow:
                      int(times[-1] * 1e9), (times[-1] - times[0]) / 2 / med * 100, seconds=med)
 
 
-def _targets(results: list[ResultRow]) -> list[TargetRow]:
-    by = {(r.workload, r.implementation): r for r in results}
+def _targets(results: list[ResultRow], quick: bool = False) -> list[TargetRow]:
+    by = {(r.workload, r.implementation, r.variant): r for r in results}
     out: list[TargetRow] = []
-    for workload, kind, threshold, label in TARGETS:
-        row = by.get((workload, OURS))
+    for workload, kind, threshold, label, variant in TARGETS:
+        row = by.get((workload, OURS, variant))
         measured: float | None = None
+        if workload in PIPELINE_WORKLOADS and quick:
+            row = None  # --quick runs tiny sizes; the targets are about the full ones
         if row is not None:
             if kind == "ratio_vs_reference":
                 measured = row.ratio_vs_reference
@@ -375,7 +463,7 @@ def _targets(results: list[ResultRow]) -> list[TargetRow]:
                 measured = row.seconds
         met = None if measured is None else (measured <= threshold if kind == "max_seconds" else
                                              measured >= threshold)
-        out.append(TargetRow(workload, kind, threshold, label, measured, met))
+        out.append(TargetRow(workload, kind, threshold, label, measured, met, variant))
     return out
 
 
@@ -389,6 +477,9 @@ def _config(options: BenchOptions, names: list[str], impls: list[str]) -> dict[s
         "isolated": options.isolate,
         "sizes": {impl: {n: size(n, options.quick, peer=impl in SLOW) for n in names
                          if n != CLI_HELP and n in SUPPORTS[impl]} for impl in impls},
+        "pipeline_sizes": {n: pipeline_size(n, options.quick) for n in names if n in PIPELINE_WORKLOADS},
         "method": "median of runs; timed loop `for f, a in calls: f(*a)`; gc.collect() before each batch, "
                   "GC on; latency = per-call perf_counter_ns minus timer overhead",
+        "pipeline_method": "whole-process wall time of each command (subprocess), median of the runs; audit_1m "
+                           "library: read_audit + reconstruct + decide_from_log timed inside a fresh interpreter",
     }

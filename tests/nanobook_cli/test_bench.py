@@ -104,3 +104,39 @@ def test_help_lists_the_options() -> None:
     assert proc.returncode == 0
     for option in ("--vs-reference", "--vs-peers", "--quick", "--workload", "--repeat", "--json"):
         assert option in proc.stdout
+
+
+def test_pipeline_quick_json_rows_and_targets() -> None:
+    proc = run("--quick", "--pipeline", "-w", "cli_help", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["status"] == "ok" and doc["warnings"] == []
+    results = doc["data"]["results"]
+    rows = {(r["workload"], r["variant"]): r for r in results}
+    assert set(rows) == {("cli_help", None), ("plan_500", "cold"), ("plan_500", "warm"), ("audit_1m", "library"),
+                         ("audit_1m", "cli")}
+    for (name, variant), row in rows.items():
+        assert row["implementation"] == "ours" and row["error"] is None
+        assert row["seconds"] > 0 and 0 < row["p50_ns"] <= row["p99_ns"]
+        if variant is not None:
+            assert row["agree"] is True and row["details"]["samples"] and row["details"]["ms"] > 0
+            assert row["ops"] == doc["data"]["config"]["pipeline_sizes"][name]
+    assert rows[("plan_500", "warm")]["details"]["orders"] == rows[("plan_500", "warm")]["ops"]
+    assert rows[("audit_1m", "library")]["details"]["action"] in ("resume", "manual_review")
+    targets = {(t["workload"], t["variant"]): t for t in doc["data"]["targets"]}
+    for key in (("plan_500", "cold"), ("plan_500", "warm"), ("audit_1m", "library")):
+        assert targets[key]["kind"] == "max_seconds" and targets[key]["met"] is None  # not judged with --quick
+
+
+def test_pipeline_table_names_the_commands() -> None:
+    proc = run("--quick", "-w", "plan_500")
+    assert proc.returncode == 0, proc.stderr
+    for text in ("plan_500", "nanobook plan (cold)", "nanobook plan (warm)", "20 symbols", "≤ 1.5 s ·", "ms"):
+        assert text in proc.stdout
+    assert "loop-overhead" not in proc.stdout and "audit_1m" not in proc.stdout
+
+
+def test_help_lists_the_pipeline_option() -> None:
+    proc = run("--help")
+    assert proc.returncode == 0
+    assert "--pipeline" in proc.stdout and "plan_500" in proc.stdout
