@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 import stat
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,6 @@ from tests.nanobook_cli.helpers_e2e import (
     base_env,
     wait_for,
 )
-
-
-@pytest.fixture
-def wd(tmp_path: Path) -> Iterator[Workdir]:
-    workdir = Workdir(tmp_path)
-    yield workdir
-    workdir.cleanup()
 
 
 def test_audit_log_is_created_0600_even_with_a_permissive_umask(wd: Workdir) -> None:
@@ -95,7 +87,9 @@ def test_audit_path_outside_the_working_directory_is_refused(wd: Workdir, tmp_pa
 
 
 def test_recover_refuses_an_audit_path_that_escapes_through_a_symlink(wd: Workdir, tmp_path: Path) -> None:
-    """BUG: `recover` does not confine the configured audit path the way `run` and `kill` do.
+    """Regression test (fixed bug).
+
+    Was: `recover` does not confine the configured audit path the way `run` and `kill` do.
 
     Repro: `mkdir ../elsewhere && ln -s ../elsewhere escape-link`; config.toml `[audit] path =
     "escape-link/audit.jsonl"`; `nanobook run target.json --yes` → exit 10 (outside the working directory), but

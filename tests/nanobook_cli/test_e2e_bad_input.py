@@ -3,21 +3,11 @@ no half-written files."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests.nanobook_cli.helpers_e2e import TARGET_SYMBOLS, Workdir, assert_one_clean_error
 
 GOOD_HEAD = '{"timestamp": "2026-11-02T21:00:00Z", "targets": ['
-
-
-@pytest.fixture
-def wd(tmp_path: Path) -> Iterator[Workdir]:
-    workdir = Workdir(tmp_path)
-    yield workdir
-    workdir.cleanup()
 
 
 def _assert_nothing_happened(wd: Workdir, before: set[str]) -> None:
@@ -107,7 +97,9 @@ def test_unknown_symbol_names_sim_set_price(wd: Workdir) -> None:
 
 
 def test_failed_run_is_recorded_as_finished_not_incomplete(wd: Workdir) -> None:
-    """BUG: a run that stops on a handled error (here an unknown symbol, exit 4) writes run_started and the reads
+    """Regression test (fixed bug).
+
+    Was: a run that stops on a handled error (here an unknown symbol, exit 4) writes run_started and the reads
     it made, but never run_completed, so `nanobook status` then reports that run as "incomplete".
 
     Repro: set the first target's symbol to ZZZQ; `nanobook run target.json --yes` (exit 4);

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import os
 import pty
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.nanobook_cli.helpers_e2e import Result, Workdir, assert_one_clean_error, wait_for
 
 PROMPT = "[y/N]"
-
-
-@pytest.fixture
-def wd(tmp_path: Path) -> Iterator[Workdir]:
-    workdir = Workdir(tmp_path)
-    yield workdir
-    workdir.cleanup()
 
 
 def _run_on_a_tty(wd: Workdir, answer: str, *args: str) -> Result:
@@ -49,7 +40,9 @@ def _assert_declined(wd: Workdir, method: str) -> None:
 
 
 def test_no_tty_and_no_yes_exits_3_and_places_nothing(wd: Workdir) -> None:
-    """BUG: exits 10, not 3. Repro in an empty directory with the example target:
+    """Regression test (fixed bug).
+
+    Was: exits 10, not 3. Repro in an empty directory with the example target:
     `nanobook run target.json </dev/null` → "nanobook run: error: invalid audit event 'user_confirmed':
     user_confirmed.method: Input should be 'prompt' or 'flag'" (exit 10). run.py records method "no_tty", which
     the UserConfirmed audit model (audit/events.py) does not allow; the run is also left without run_completed.

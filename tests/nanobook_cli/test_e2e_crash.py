@@ -6,8 +6,6 @@ holds two orders with one client order id and the audit log stays readable.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,13 +21,6 @@ LATENCY = "latency_s=0.15"
 # (or pause) that follows it: 2 and 6 in a read, 9 before confirming, 11/20/32 with a placement in flight (the
 # next run must refuse with 9), 13/30 in the pause between two orders.
 CRASH_POINTS = (2, 6, 9, 11, 13, 20, 30, 32)
-
-
-@pytest.fixture
-def wd(tmp_path: Path) -> Iterator[Workdir]:
-    workdir = Workdir(tmp_path)
-    yield workdir
-    workdir.cleanup()
 
 
 def _venue_checked(wd: Workdir) -> list[dict[str, Any]]:

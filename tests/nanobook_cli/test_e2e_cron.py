@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from tests.nanobook_cli.helpers_e2e import Workdir
 
 
-@pytest.fixture
-def wd(tmp_path: Path) -> Iterator[Workdir]:
-    workdir = Workdir(tmp_path)
-    yield workdir
-    workdir.cleanup()
-
-
 def test_second_cron_run_of_the_same_window_is_skipped_and_logged(wd: Workdir) -> None:
-    """BUG: the second invocation exits 10, not 0. Repro: `nanobook run target.json --yes --cron` twice → the
+    """Regression test (fixed bug).
+
+    Was: the second invocation exits 10, not 0. Repro: `nanobook run target.json --yes --cron` twice → the
     second logs idempotency_rejection, then "nanobook run: error: invalid audit event 'run_completed':
     run_completed.status: Input should be 'ok', 'partial', …" (exit 10): run.py finishes with status "skipped",
     which the RunCompleted audit model (audit/events.py) does not allow. The run is left without run_completed.

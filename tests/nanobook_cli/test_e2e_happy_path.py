@@ -5,22 +5,11 @@ from __future__ import annotations
 import json
 import re
 import stat
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
-
-import pytest
 
 from tests.nanobook_cli.helpers_e2e import AUDIT_PATH, TARGET_SYMBOLS, Workdir
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-
-
-@pytest.fixture
-def wd(tmp_path: Path) -> Iterator[Workdir]:
-    workdir = Workdir(tmp_path)
-    yield workdir
-    workdir.cleanup()
 
 
 def test_plan_is_read_only_and_reports_pending_orders(wd: Workdir) -> None:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from tests.nanobook_cli.helpers_e2e import (
     RESTING_CONFIG,
@@ -18,15 +14,10 @@ from tests.nanobook_cli.helpers_e2e import (
 )
 
 
-@pytest.fixture
-def wd(tmp_path: Path) -> Iterator[Workdir]:
-    workdir = Workdir(tmp_path)
-    yield workdir
-    workdir.cleanup()
-
-
 def test_rerun_after_orders_timed_out_unfilled_places_them_again(wd: Workdir) -> None:
-    """BUG: a rerun can never buy what an earlier run's cancelled order did not: the client order id is
+    """Regression test (fixed bug).
+
+    Was: a rerun can never buy what an earlier run's cancelled order did not: the client order id is
     deterministic (scope, account, symbol, side, quantity, leg), so the same plan gets the same id, the venue (by
     design idempotent) hands back the old *cancelled* order, and the run reports it as its own outcome.
 
@@ -106,7 +97,9 @@ def test_recover_dry_run_writes_nothing(wd: Workdir) -> None:
 
 
 def test_every_quote_stale_is_not_reported_as_nothing_to_do(wd: Workdir) -> None:
-    """BUG: when every quote is stale the run says the account matches the target and exits 0.
+    """Regression test (fixed bug).
+
+    Was: when every quote is stale the run says the account matches the target and exits 0.
 
     Repro: `NANOBOOK_SIM_FAULTS=quote_age_s=600 nanobook run target.json --yes --json` on a fresh (all-cash)
     account → exit 0, status "no_changes", message "nothing to do: the account matches the target", warnings [] —
@@ -133,7 +126,9 @@ def test_quotes_intent_names_the_symbols_it_asks_for(wd: Workdir) -> None:
 
 
 def test_sim_settings_of_the_config_apply_to_a_fresh_venue(wd: Workdir) -> None:
-    """BUG: `[sim] initial_cash` (and `seed`) in config.toml are ignored; a fresh venue always gets $1,000,000.
+    """Regression test (fixed bug).
+
+    Was: `[sim] initial_cash` (and `seed`) in config.toml are ignored; a fresh venue always gets $1,000,000.
 
     Repro: config.toml `[sim]\\ninitial_cash = 500000.0`; `nanobook positions --json` in an empty directory →
     data.account.cash "1000000.00". make_broker (nanobook_cli/composition.py) builds SimBroker without the [sim]

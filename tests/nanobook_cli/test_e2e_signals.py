@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.nanobook_cli.helpers_e2e import RESTING_CONFIG, Workdir, audit_is_readable, wait_for
 
 SIGNALS = [signal.SIGINT, signal.SIGTERM]
-
-
-@pytest.fixture
-def wd(tmp_path: Path) -> Iterator[Workdir]:
-    workdir = Workdir(tmp_path)
-    yield workdir
-    workdir.cleanup()
 
 
 def _ours_working(wd: Workdir) -> list[dict[str, object]]:

@@ -5,21 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.nanobook_cli.helpers_e2e import Workdir, assert_one_clean_error, wait_for
-
-
-@pytest.fixture
-def wd(tmp_path: Path) -> Iterator[Workdir]:
-    workdir = Workdir(tmp_path)
-    yield workdir
-    workdir.cleanup()
 
 
 def _save_plan(wd: Workdir, name: str = "plan.json") -> dict[str, Any]:
@@ -82,7 +71,9 @@ def test_truncated_plan_file_is_refused(wd: Workdir) -> None:
 
 
 def test_edited_plan_with_recomputed_hash_is_still_risk_checked(wd: Workdir) -> None:
-    """BUG: `run --plan` trusts the saved plan's risk verdict and its orders; the self-hash is unkeyed.
+    """Regression test (fixed bug).
+
+    Was: `run --plan` trusts the saved plan's risk verdict and its orders; the self-hash is unkeyed.
 
     Repro: `nanobook plan target.json --out plan.json`; multiply the AAPL order's quantity by 3 (≈45 % of equity,
     over the 20 % max_position of the target) and rewrite `plan_sha256` as sha256 of the canonical JSON of the
