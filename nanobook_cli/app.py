@@ -79,7 +79,8 @@ def _report_error(exc: BaseException, code: ExitCode) -> None:
         message = f"internal error: {type(exc).__name__}: {message} (please report this bug)"
     if Outcome.json_mode:
         emit("error", code, errors=[{"type": type(exc).__name__, "message": message}])
-    sys.stderr.write(f"nanobook {Outcome.command}: error: {message}\n")
+    prefix = "nanobook" if Outcome.command == "nanobook" else f"nanobook {Outcome.command}"
+    sys.stderr.write(f"{prefix}: error: {message}\n")
 
 
 def main() -> None:

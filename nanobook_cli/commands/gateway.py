@@ -42,8 +42,15 @@ def binance(
 
     key = os.environ.get("NANOBOOK_BINANCE_API_KEY", "").strip() or DEFAULT_API_KEY
     secret = os.environ.get("NANOBOOK_BINANCE_API_SECRET", "").strip() or DEFAULT_API_SECRET
-    gateway = BinanceGateway(Path.cwd(), port=port, api_key=key, api_secret=secret,
-                             rules=ExchangeRules(quote_asset=quote_asset.upper()))
+    from engine.errors import BrokerUnavailable
+    from nanobook_cli.output.envelope import begin
+
+    begin("gateway", False)
+    try:
+        gateway = BinanceGateway(Path.cwd(), port=port, api_key=key, api_secret=secret,
+                                 rules=ExchangeRules(quote_asset=quote_asset.upper()))
+    except OSError as exc:
+        raise BrokerUnavailable(f"cannot listen on 127.0.0.1:{port}: {exc.strerror} (pick another --port)") from None
     base = f"http://127.0.0.1:{gateway.port}"
     err().print(f"binance gateway: serving {Path.cwd() / '.nanobook' / 'sim.db'} at {base} (Ctrl-C stops)",
                 markup=False)
