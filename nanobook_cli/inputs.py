@@ -16,9 +16,8 @@ def load_config_for(path: Path | None, *, quiet: bool = False) -> LoadedConfig:
     from configs.loader import load_config
 
     loaded = load_config(path, required=path is not None)
-    if loaded.defaulted and not quiet:
-        sys.stderr.write("nanobook: no config.toml here; using built-in defaults (broker: sim, paper-safe "
-                         "limits). `nanobook config init` writes one.\n")
+    if loaded.notice and not quiet:
+        sys.stderr.write(loaded.notice + "\n")
     return loaded
 
 

@@ -279,7 +279,7 @@ class Exchange(QueryMixin, HistoryMixin):
                 self._ltp = px
                 if self._stops.pending:
                     _stops.process_triggers(self)
-                else:  # inlined history update of _on_trade_price (hot path)
+                else:  # no stop pending: only the |Δp| history advances (trigger processing, §2.3)
                     prev = self._prev_px
                     if prev is not None:
                         self._absdiff.append(px - prev if px >= prev else prev - px)
@@ -338,17 +338,6 @@ class Exchange(QueryMixin, HistoryMixin):
             if available >= qty:
                 return True
         return available >= qty
-
-    def _on_trade_price(self, price: int) -> None:
-        """Record the last trade price and run trigger processing (history only when no stop is pending)."""
-        self._ltp = price
-        if self._stops.pending:
-            _stops.process_triggers(self)
-            return
-        prev = self._prev_px
-        if prev is not None:
-            self._absdiff.append(price - prev if price >= prev else prev - price)
-        self._prev_px = price
 
     # ------------------------------------------------------------------ cancel / modify
 

@@ -11,7 +11,7 @@ from bisect import bisect_left, insort
 from typing import TYPE_CHECKING, Any
 
 from engine.lob.results import CancelResult, StopSubmitResult
-from engine.lob.types import BUY, GTC, SIDE_NAMES, TIF_NAMES
+from engine.lob.types import BUY, SIDE_NAMES, TIF_NAMES
 
 if TYPE_CHECKING:
     from engine.lob.exchange import Exchange
@@ -221,4 +221,4 @@ def apply_trailing_event(ex: Exchange, raw: tuple[Any, ...]) -> None:
                                       TIF_NAMES[raw[5]], period)
 
 
-__all__ = ["GTC", "StopBook", "apply_trailing_event", "parse_trail", "process_triggers", "rhaz", "submit"]
+__all__ = ["StopBook", "apply_trailing_event", "parse_trail", "process_triggers", "rhaz", "submit"]
