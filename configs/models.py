@@ -248,8 +248,11 @@ def binance_credentials(environ: Mapping[str, str] | None = None) -> BinanceCred
     if missing:
         issues = [f"{name} is not set → Binance needs an API key pair (fix: export {name}=…; keys are never "
                   "read from config.toml)" for name in missing]
-        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
-        raise ConfigError(issues[0] + more, issues)
+        names = " and ".join(missing)
+        verb = "are" if len(missing) > 1 else "is"
+        headline = (f"{names} {verb} not set → Binance needs an API key pair (fix: export "
+                    f"{'=… '.join(missing)}=…; keys are never read from config.toml)")
+        raise ConfigError(headline, issues)
     return BinanceCredentials(api_key=SecretStr(env[API_KEY_ENV].strip()),
                               api_secret=SecretStr(env[API_SECRET_ENV].strip()))
 

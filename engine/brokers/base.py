@@ -177,8 +177,13 @@ class Broker(Protocol):
         """Place a limit order. Idempotent by client order id: a known id returns the existing order."""
         ...
 
-    def order(self, order_id: str | None = None, client_order_id: str | None = None) -> BrokerOrder | None:
-        """Look an order up by venue id or by our client order id (None when the venue never saw it)."""
+    def order(self, order_id: str | None = None, client_order_id: str | None = None, *,
+              symbol: str | None = None) -> BrokerOrder | None:
+        """Look an order up by venue id or by our client order id (None when the venue never saw it).
+
+        `symbol` is a hint from the caller's records: venues that need the instrument for a client-id lookup
+        (Binance) search it first; it never hides an order that exists under another symbol.
+        """
         ...
 
     def open_orders(self) -> list[BrokerOrder]:

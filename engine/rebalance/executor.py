@@ -171,7 +171,7 @@ class Executor:
                 return None
             except AmbiguousOrderState as exc:
                 try:
-                    found = self._lookup(planned.client_order_id)
+                    found = self._lookup(planned.client_order_id, planned.symbol)
                 except AmbiguousOrderState as lost:
                     # Unknown whether it is live: never retry blind; `recover` resolves it by client id.
                     self._failed(planned, outcome, "ambiguous", lost.reason, retryable=True)
@@ -189,11 +189,11 @@ class Executor:
                 return None
         return None  # pragma: no cover - the loop always returns
 
-    def _lookup(self, client_order_id: str) -> BrokerOrder | None:
+    def _lookup(self, client_order_id: str, symbol: str) -> BrokerOrder | None:
         """Find an order by client id, retrying the lookup itself; None only when the venue says so."""
         for attempt in range(self.settings.max_retries + 1):
             try:
-                return self.broker.order(client_order_id=client_order_id)
+                return self.broker.order(client_order_id=client_order_id, symbol=symbol)
             except BrokerError:
                 if attempt < self.settings.max_retries:
                     self.sleep(min(2.0 ** attempt * 0.25, 5.0))

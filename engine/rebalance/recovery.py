@@ -549,7 +549,8 @@ def _broker_items(
         if settled or (run.dry_run and order.status in _OPEN):
             continue
         if order.client_order_id:
-            venue = by_coid.get(order.client_order_id) or broker.order(client_order_id=order.client_order_id)
+            venue = by_coid.get(order.client_order_id) or broker.order(client_order_id=order.client_order_id,
+                                                                       symbol=order.symbol)
         elif order.order_id:
             venue = broker.order(order_id=order.order_id)
         else:

@@ -2,8 +2,8 @@
 
 The gateway serves the working directory's simulated venue (.nanobook/sim.db) as a Binance spot REST API. The happy
 path runs it as the user would (`nanobook gateway binance --port PORT` in the background); the fault scenarios run it
-in-process (`BinanceGateway(...).start()` in a daemon thread) because only its Python API can script faults
-(`inject(Fault...)`) — the command has no option or environment variable for them. Nothing but 127.0.0.1 is contacted.
+in-process (`BinanceGateway(...).start()` in a daemon thread) so tests can script faults at exact points
+(`inject(Fault...)`); one test runs the command with `--scenario`. Nothing but 127.0.0.1 is contacted.
 """
 
 from __future__ import annotations
@@ -136,6 +136,7 @@ def test_missing_api_keys_is_a_clean_input_error(wd: Workdir) -> None:
     both = wd.nb("plan", "target.json")
     line = assert_one_clean_error(both, 4, "NANOBOOK_BINANCE_API_KEY")
     assert "config.toml" in line, line  # says where keys are (not) read from
+    assert "NANOBOOK_BINANCE_API_SECRET" in line, line  # both missing: one line names both
 
     only_key = wd.nb("plan", "target.json", env={"NANOBOOK_BINANCE_API_KEY": DEFAULT_API_KEY})
     assert_one_clean_error(only_key, 4, "NANOBOOK_BINANCE_API_SECRET")
@@ -271,3 +272,32 @@ def test_gateway_port_in_use_is_a_clean_error(wd: Workdir) -> None:
     assert result.returncode not in (0, 1), str(result)
     line = assert_one_clean_error(result, result.returncode, str(port))
     assert "internal error" not in line and "report this bug" not in line, line
+
+
+def test_gateway_scenario_from_the_command_line(wd: Workdir) -> None:
+    """`gateway binance --scenario unknown-after-booking`: the first order is booked but answered 503/-1007.
+
+    The run must resolve it by client id (never place it twice) and the account converges to the target.
+    """
+    port = free_port()
+    setup_venue(wd, port)
+    gw = wd.start("gateway", "binance", "--port", str(port), "--scenario", "unknown-after-booking")
+    try:
+        wait_for(lambda: gw.stdout().strip() or (not gw.alive() and gw.stderr() + " [exited]"),
+                 timeout=60, message="the gateway URL on stdout")
+        assert "scenario unknown-after-booking" in gw.stderr(), gw.stderr()
+        run = nbk(wd, "run", "target.json", "--yes", "--json")
+        assert "Traceback" not in run.stderr, str(run)
+        assert run.returncode in (0, 7, 9), str(run)
+        if run.returncode != 0:
+            assert nbk(wd, "recover").returncode == 0
+            assert nbk(wd, "run", "target.json", "--yes").returncode == 0
+        assert_converged(wd)
+    finally:
+        gw.cleanup()
+
+
+def test_gateway_unknown_scenario_is_a_usage_error(wd: Workdir) -> None:
+    result = wd.nb("gateway", "binance", "--port", "0", "--scenario", "nope")
+    assert result.returncode == 2, str(result)
+    assert "unknown scenario 'nope'" in result.stderr and "Traceback" not in result.stderr, str(result)

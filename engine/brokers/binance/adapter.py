@@ -328,12 +328,13 @@ class BinanceBroker:
             raise OrderRejected(request.client_order_id, f"Binance {e.code}: {e.message}") from None
         return self._order(raw)
 
-    def order(self, order_id: str | None = None, client_order_id: str | None = None) -> BrokerOrder | None:
+    def order(self, order_id: str | None = None, client_order_id: str | None = None, *,
+              symbol: str | None = None) -> BrokerOrder | None:
         """By our order id (`<symbol>-<orderId>`) or by client id.
 
-        Binance needs the symbol for a client-id lookup, so the search covers open orders, then the pairs this broker
-        has used or was given (`symbols=`), then the pairs of its balances. A fresh process recovering an order in a
-        pair it no longer holds must be given that pair.
+        Binance needs the symbol for a client-id lookup, so the search covers open orders, then the `symbol` hint
+        (recovery passes the pair from the audit log, so a pair no longer held is still found), then the pairs this
+        broker has used or was given (`symbols=`), then the pairs of its balances.
         """
         if order_id is not None:
             symbol, _, number = order_id.rpartition("-")
@@ -352,12 +353,13 @@ class BinanceBroker:
             if o.client_order_id == client_order_id:
                 return o
         tried: set[str] = set()
-        sources: list[Callable[[], set[str]]] = [lambda: set(self._symbols),
+        sources: list[Callable[[], set[str]]] = [lambda: {symbol} if symbol else set(),
+                                                  lambda: set(self._symbols),
                                                   lambda: {p.symbol for p in self.positions()}]
         for candidates in sources:
-            for symbol in sorted(candidates() - tried):
-                tried.add(symbol)
-                found = self._read(lambda **p: self._lookup(symbol, **p), signed=False,  # noqa: B023 - called now
+            for pair in sorted(candidates() - tried):
+                tried.add(pair)
+                found = self._read(lambda **p: self._lookup(pair, **p), signed=False,  # noqa: B023 - called now
                                    origClientOrderId=client_order_id)
                 if found is not None:
                     return found

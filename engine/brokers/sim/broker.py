@@ -105,8 +105,9 @@ class SimBroker:
             raise OrderRejected(request.client_order_id, order.reason or "rejected")
         return order
 
-    def order(self, order_id: str | None = None, client_order_id: str | None = None) -> BrokerOrder | None:
-        """Look up by venue id or client order id; None when the venue never saw it."""
+    def order(self, order_id: str | None = None, client_order_id: str | None = None, *,
+              symbol: str | None = None) -> BrokerOrder | None:
+        """Look up by venue id or client order id; None when the venue never saw it (no symbol needed here)."""
         self._enter()
         return self.venue.order(order_id=order_id, client_order_id=client_order_id)
 

@@ -204,7 +204,8 @@ class FakeBroker:
             raise AmbiguousOrderState(cid, "connection lost after send")
         return order
 
-    def order(self, order_id: str | None = None, client_order_id: str | None = None) -> BrokerOrder | None:
+    def order(self, order_id: str | None = None, client_order_id: str | None = None, *,
+              symbol: str | None = None) -> BrokerOrder | None:
         if client_order_id is not None:
             self.calls.append(("lookup", client_order_id))
             if self.lookup_failures > 0:

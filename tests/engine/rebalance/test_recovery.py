@@ -290,7 +290,8 @@ class FakeBroker:
         if self.down:
             raise BrokerUnavailable("connection refused")
 
-    def order(self, order_id: str | None = None, client_order_id: str | None = None) -> BrokerOrder | None:
+    def order(self, order_id: str | None = None, client_order_id: str | None = None, *,
+              symbol: str | None = None) -> BrokerOrder | None:
         self._check()
         self.lookups.append((order_id, client_order_id))
         for o in self.orders:
