@@ -5,7 +5,8 @@ NanobookError                          (configs.errors)
 │   ├── ConfigError, TargetError       (configs.errors)
 │   ├── EventLogError                  a malformed event-log line (names the line)
 │   ├── LobValidationError             try_submit_* rejected a zero quantity / price
-│   └── StalePlanError                 `run --plan` refused a plan whose inputs moved
+│   ├── StalePlanError                 `run --plan` refused a plan whose inputs moved
+│   └── BacktestError                  a backtest input is invalid (names the period)
 ├── DeclinedError                      the operator said no, or no TTY and no --yes   → exit 3
 ├── RiskRejected                       a risk check FAILed; nothing was submitted      → exit 5
 ├── BrokerError                        the broker refused or failed
@@ -26,6 +27,7 @@ from configs.errors import InputError, NanobookError
 
 __all__ = [
     "AmbiguousOrderState",
+    "BacktestError",
     "BrokerError",
     "BrokerUnavailable",
     "DeclinedError",
@@ -114,3 +116,11 @@ class AmbiguousOrderState(BrokerError):
 
 class RecoveryRequired(NanobookError):
     """The audit log shows an incomplete previous run; run `nanobook recover` first."""
+
+
+class BacktestError(InputError, ValueError):
+    """A backtest input is invalid (lengths, symbols, prices, weights, stop_cfg); `period` names the bad period."""
+
+    def __init__(self, message: str, period: int | None = None) -> None:
+        self.period = period
+        super().__init__(f"period {period}: {message}" if period is not None else message)

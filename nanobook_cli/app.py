@@ -11,6 +11,7 @@ import typer
 
 from nanobook_cli import __version__
 from nanobook_cli.commands import (
+    backtest,
     bench,
     config,
     gateway,
@@ -66,6 +67,7 @@ app.command("kill")(kill.kill)
 app.command("replay")(replay.replay)
 app.command("repl")(repl.repl)
 app.command("bench")(bench.bench)
+app.command("backtest")(backtest.backtest)
 app.add_typer(config.app, name="config")
 app.add_typer(sim.app, name="sim")
 app.add_typer(gateway.app, name="gateway")

@@ -38,7 +38,10 @@ from engine.bench.workloads import DEFAULT_SEED, WORKLOAD_NAMES, Expected, Workl
 
 CLI_HELP: Final = "cli_help"
 DEFAULT_WORKLOADS: Final = (*WORKLOAD_NAMES, CLI_HELP)
-ALL_WORKLOADS: Final = (*DEFAULT_WORKLOADS, *PIPELINE_WORKLOADS)
+BACKTEST_WORKLOADS: Final = ("backtest_monthly", "backtest_daily")  # engine/bench/backtest.py
+ALL_WORKLOADS: Final = (*DEFAULT_WORKLOADS, *PIPELINE_WORKLOADS, *BACKTEST_WORKLOADS)
+# Backtest rows name the implementation in `variant`; peers are shown under their own implementation.
+_BACKTEST_IMPL: Final = {"float": OURS, "reference": OURS, "vectorbt": "vectorbt", "nanobook": REFERENCE}
 Progress = Callable[[str, int, int], None]
 
 # (workload, kind, threshold, label, variant): kinds compare ours against the reference, pyorderbook or an
@@ -55,6 +58,12 @@ TARGETS: Final[tuple[tuple[str, str, float, str, str | None], ...]] = (
     (PLAN_500, "max_seconds", 1.5, "≤ 1.5 s", "cold"),
     (PLAN_500, "max_seconds", 1.5, "≤ 1.5 s", "warm"),
     (AUDIT_1M, "max_seconds", 5.0, "≤ 5 s", "library"),
+    ("backtest_monthly", "max_seconds", 0.002, "≤ 2 ms", "float"),
+    ("backtest_daily", "max_seconds", 0.005, "≤ 5 ms", "float"),
+    ("backtest_monthly", "detail:ratio_vs_vectorbt", 25.0, "≥ 25× vectorbt", "float"),
+    ("backtest_daily", "detail:ratio_vs_vectorbt", 25.0, "≥ 25× vectorbt", "float"),
+    ("backtest_monthly", "detail:ratio_vs_nanobook", 2.0, "≥ 2× nanobook", "reference"),
+    ("backtest_daily", "detail:ratio_vs_nanobook", 2.0, "≥ 2× nanobook", "reference"),
 )
 
 
@@ -283,7 +292,8 @@ def _check(runs: list[RunResult], expected: Expected, against: list[RunResult] |
 def run_bench(options: BenchOptions, progress: Progress | None = None) -> BenchReport:
     """Run the selected workloads on the selected implementations `options.repeat` times and aggregate."""
     names = validate_workloads(options.workloads)
-    lob_names = [n for n in names if n != CLI_HELP and n not in PIPELINE_WORKLOADS]
+    backtest_names = [n for n in names if n in BACKTEST_WORKLOADS]
+    lob_names = [n for n in names if n != CLI_HELP and n not in PIPELINE_WORKLOADS and n not in BACKTEST_WORKLOADS]
     pipeline_names = [n for n in names if n in PIPELINE_WORKLOADS]
     impls = options.implementations()
     warnings: list[str] = []
@@ -302,7 +312,7 @@ def run_bench(options: BenchOptions, progress: Progress | None = None) -> BenchR
             plan[impl] = chosen
     run_impls = list(plan)
     total = (len(run_impls) * options.repeat + (1 if CLI_HELP in names else 0)
-             + sum(_pipeline_steps(n, options) for n in pipeline_names))
+             + sum(_pipeline_steps(n, options) for n in pipeline_names) + (1 if backtest_names else 0))
     done = 0
     runs: dict[tuple[str, str], list[RunResult]] = {}
     errors: dict[tuple[str, str], list[str]] = {}
@@ -379,6 +389,11 @@ def run_bench(options: BenchOptions, progress: Progress | None = None) -> BenchR
                                 f"({'; '.join(sample.agree_with)})")
             results.append(row)
         done += _pipeline_steps(name, options)
+    if backtest_names:
+        if progress:
+            progress("backtests", done, total)
+        results += _backtests(backtest_names, options, warnings)
+        done += 1
     if progress:
         progress("done", done, total)
     return BenchReport(results, _targets(results, options.quick), environment(), _config(options, names, impls),
@@ -398,6 +413,25 @@ def _pipeline(name: str, options: BenchOptions, step: Callable[[str], None]) -> 
                             cli=options.cli(), timeout_s=timeout, progress=step)
     return measure_audit(n, seed=options.seed, repeat=options.repeat, cli=options.cli(), timeout_s=timeout,
                          progress=step)
+
+
+def _backtests(names: list[str], options: BenchOptions, warnings: list[str]) -> list[ResultRow]:
+    """Float mode vs warm vectorbt and reference mode vs the nanobook package, in this process (see backtest.py)."""
+    from engine.bench.backtest import run_backtest_bench
+
+    rows: list[ResultRow] = []
+    for sample in run_backtest_bench(repeat=options.repeat, quick=options.quick, seed=options.seed):
+        if sample.workload not in names:
+            continue
+        row = _pipeline_row(sample)
+        row.implementation = _BACKTEST_IMPL.get(sample.variant or "", OURS)
+        if sample.error:
+            warnings.append(f"{sample.workload} ({sample.variant}): {sample.error}")
+        elif sample.agree is False:
+            warnings.append(f"{sample.workload} ({sample.variant}): the result check failed "
+                            f"({'; '.join(sample.agree_with)})")
+        rows.append(row)
+    return rows
 
 
 def _pipeline_row(sample: PipelineSample) -> ResultRow:
@@ -450,7 +484,7 @@ def _targets(results: list[ResultRow], quick: bool = False) -> list[TargetRow]:
     for workload, kind, threshold, label, variant in TARGETS:
         row = by.get((workload, OURS, variant))
         measured: float | None = None
-        if workload in PIPELINE_WORKLOADS and quick:
+        if (workload in PIPELINE_WORKLOADS or workload in BACKTEST_WORKLOADS) and quick:
             row = None  # --quick runs tiny sizes; the targets are about the full ones
         if row is not None:
             if kind == "ratio_vs_reference":
@@ -461,6 +495,9 @@ def _targets(results: list[ResultRow], quick: bool = False) -> list[TargetRow]:
                 measured = row.ops_per_s
             elif kind == "max_seconds":
                 measured = row.seconds
+            elif kind.startswith("detail:"):
+                value = (row.details or {}).get(kind.partition(":")[2])
+                measured = float(value) if isinstance(value, int | float) else None
         met = None if measured is None else (measured <= threshold if kind == "max_seconds" else
                                              measured >= threshold)
         out.append(TargetRow(workload, kind, threshold, label, measured, met, variant))

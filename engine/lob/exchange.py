@@ -2,14 +2,17 @@
 
 Deterministic: ids and timestamps are logical counters, never the wall clock. Orders are addressed by id,
 never by queue position (reference bug B1). Hot paths are inlined on purpose (see docs/benchmarks.md);
-queries live in `queries.py`, the event log and replay in `history.py`.
+queries live in `queries.py`, the event log and replay in `history.py`. The optional C module `_accel.c`
+replaces submit_limit/_match/cancel on the same data structures; the Python methods here stay the reference.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
 from bisect import bisect_left, insort
 from collections import deque
-from typing import Any
+from typing import Any, Final
 
 from engine.errors import LobValidationError
 from engine.lob import stops as _stops
@@ -472,4 +475,28 @@ class Exchange(QueryMixin, HistoryMixin):
         return self._match(side, limit, qty, ext, log=False, fire_stops=False)
 
 
-__all__ = ["Exchange"]
+# The pure-Python hot paths, kept as the reference (tests build a pure instance from them).
+PY_METHODS: Final = {"submit_limit": Exchange.submit_limit, "_match": Exchange._match, "cancel": Exchange.cancel}
+
+
+def _install_accel() -> bool:
+    """Swap in the C hot paths when `engine.lob._accel` is built, unless NANOBOOK_PURE_PYTHON=1."""
+    if os.environ.get("NANOBOOK_PURE_PYTHON") == "1":
+        return False
+    try:
+        accel = importlib.import_module("engine.lob._accel")
+        methods = accel.install(Exchange, {
+            "SubmitResult": SubmitResult, "CancelResult": CancelResult, "CANCEL_RESULTS": CANCEL_RESULTS,
+            "NOT_ACTIVE": _NOT_ACTIVE, "SIDE_CODES": SIDE_CODES, "SIDE_NAMES": SIDE_NAMES, "deque": deque,
+            "stops": _stops, "StopBook": _stops.StopBook, **PY_METHODS,
+        })
+    except (ImportError, TypeError, KeyError):  # not built, or built against a different layout: stay pure
+        return False
+    for name, method in methods.items():
+        setattr(Exchange, name, method)
+    return True
+
+
+ACCELERATED: Final = _install_accel()
+
+__all__ = ["ACCELERATED", "Exchange"]

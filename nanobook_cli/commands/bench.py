@@ -17,13 +17,22 @@ if TYPE_CHECKING:
 _DEFAULT = ("submit_no_match", "submit_match_1", "cancel_deep", "bbo", "l2_top10", "mixed", "mixed_safe",
             "cli_help")
 _PIPELINE = ("plan_500", "audit_1m")
-_WORKLOADS = (*_DEFAULT, *_PIPELINE)
+_BACKTEST = ("backtest_monthly", "backtest_daily")
+_WORKLOADS = (*_DEFAULT, *_PIPELINE, *_BACKTEST)
 _WORKLOAD_HELP = (f"Run only this workload (repeatable): {', '.join(_WORKLOADS)}. "
                   "Default: all but the pipeline ones.")
 _PIPELINE_LABELS = {("plan_500", "cold"): ("nanobook plan (cold)", "  plan cold"),
                     ("plan_500", "warm"): ("nanobook plan (warm)", "  plan warm"),
                     ("audit_1m", "library"): ("read + decide (library)", "  read+decide"),
-                    ("audit_1m", "cli"): ("nanobook replay --json", "  replay CLI")}
+                    ("audit_1m", "cli"): ("nanobook replay --json", "  replay CLI"),
+                    ("backtest_monthly", "float"): ("float mode (backtest_arrays)", "  float"),
+                    ("backtest_monthly", "vectorbt"): ("vectorbt from_orders (warm)", "  vectorbt"),
+                    ("backtest_monthly", "reference"): ("reference mode (backtest_weights)", "  reference"),
+                    ("backtest_monthly", "nanobook"): ("nanobook.backtest_weights + inputs", "  nanobook"),
+                    ("backtest_daily", "float"): ("float mode (backtest_arrays)", "  float"),
+                    ("backtest_daily", "vectorbt"): ("vectorbt from_orders (warm)", "  vectorbt"),
+                    ("backtest_daily", "reference"): ("reference mode (backtest_weights)", "  reference"),
+                    ("backtest_daily", "nanobook"): ("nanobook.backtest_weights + inputs", "  nanobook")}
 
 
 def bench(
@@ -37,6 +46,10 @@ def bench(
         False, "--pipeline",
         help="Also run the rebalancer-pipeline workloads: plan_500 (whole `nanobook plan` on a 500-symbol sim) "
              "and audit_1m (read + decide on a 1,000,000-line audit log). Minutes, not seconds."),
+    backtest: bool = typer.Option(
+        False, "--backtest",
+        help="Also run the backtest workloads: 2520 days × 100 symbols, monthly and daily, float mode vs warm "
+             "vectorbt and reference mode vs the nanobook package (incl. building its inputs)."),
     workload: list[str] | None = typer.Option(None, "--workload", "-w", metavar="NAME", help=_WORKLOAD_HELP),
     repeat: int | None = typer.Option(
         None, "--repeat", "-r", min=1, max=100,
@@ -63,9 +76,12 @@ def bench(
     from nanobook_cli.output.envelope import begin, emit, warn
 
     begin("bench", json_out)
-    chosen = list(dict.fromkeys(workload or (_WORKLOADS if pipeline else _DEFAULT)))
+    chosen = list(dict.fromkeys(workload or [*_DEFAULT, *(_PIPELINE if pipeline else ()),
+                                             *(_BACKTEST if backtest else ())]))
     if workload and pipeline:
         chosen += [name for name in _PIPELINE if name not in chosen]
+    if workload and backtest:
+        chosen += [name for name in _BACKTEST if name not in chosen]
     for name in chosen:
         if name not in _WORKLOADS:
             raise _usage_error(f"unknown workload {name!r} (choose from: {', '.join(_WORKLOADS)})", json_out)
@@ -182,7 +198,9 @@ def _ns(value: float | None) -> str:
 
 
 def _ms(seconds: float | None) -> str:
-    return "—" if seconds is None else f"{seconds * 1000:,.0f} ms"
+    if seconds is None:
+        return "—"
+    return f"{seconds * 1000:,.2f} ms" if seconds < 0.01 else f"{seconds * 1000:,.0f} ms"
 
 
 def _ratio(value: float | None) -> str:
@@ -190,6 +208,10 @@ def _ratio(value: float | None) -> str:
 
 
 def _target_label(kind: str, threshold: float) -> str:
+    if kind.startswith("detail:ratio_vs_"):
+        return f"≥ {threshold:g}× {kind.rpartition('_')[2]}"
+    if kind == "max_seconds" and threshold < 0.1:
+        return f"≤ {threshold * 1000:g} ms"
     if kind == "ratio_vs_reference":
         return f"≥ {threshold:g}× ref"
     if kind == "ratio_vs_pyorderbook":
@@ -274,7 +296,7 @@ def _render(report: BenchReport) -> None:
                         ref="", peer="")
         if r.variant is not None:
             wide, narrow = _PIPELINE_LABELS.get((r.workload, r.variant), (r.variant, f"  {r.variant}"))
-            unit = "symbols" if r.workload == "plan_500" else "lines"
+            unit = {"plan_500": "symbols", "audit_1m": "lines"}.get(r.workload, "periods")
             cell.update(impl=narrow if compact else wide, ops=f"{r.ops:,} {unit}", rate=f"{_rate(r.ops_per_s)}/s",
                         ns="", p50=_ms(r.seconds), p99=_ms(None if r.p99_ns is None else r.p99_ns / 1e9),
                         ref="", peer="", target=", ".join(targets.get(f"{r.workload}/{r.variant}", [])))
