@@ -109,11 +109,15 @@ def _weight_pairs(data: BacktestData) -> list[list[tuple[str, float]]]:
 
 
 def run_reference(data: BacktestData) -> list[int]:
-    """Ours, reference (integer cents) mode, including building its inputs; one period per rebalance row."""
-    from engine.portfolio.reference import backtest_weights
+    """Ours, reference (integer cents) mode from the same arrays, including converting them to cents.
 
-    prices = [list(zip(data.symbols, row, strict=True)) for row in _cents(data)]
-    out = backtest_weights(_weight_pairs(data), prices, int(INITIAL_CASH * 100), COST_BPS)
+    One period per rebalance row; `backtest_weights_arrays` has the rules and result dict of `backtest_weights`.
+    """
+    from engine.portfolio.reference import backtest_weights_arrays
+
+    rows = data.rows
+    cents = np.rint(data.prices[rows] * 100).astype(np.int64)
+    out = backtest_weights_arrays(data.symbols, data.weights[rows], cents, int(INITIAL_CASH * 100), COST_BPS)
     return [int(x) for x in out["equity_curve"]]
 
 
@@ -208,7 +212,7 @@ def bench_float(data: BacktestData, repeat: int, progress: Progress | None = Non
 
 
 def bench_reference(data: BacktestData, repeat: int, progress: Progress | None = None) -> list[PipelineSample]:
-    """engine.portfolio.reference.backtest_weights vs nanobook.backtest_weights, both building their inputs."""
+    """Reference mode (array entry point) vs nanobook.backtest_weights, both starting from the same arrays."""
     mine, peer, out_mine, out_peer = _pair(data, (REFERENCE, lambda: run_reference(data)), NANOBOOK,
                                            lambda: (lambda: run_nanobook(data)), repeat, progress)
     agree: bool | None = None
@@ -216,7 +220,7 @@ def bench_reference(data: BacktestData, repeat: int, progress: Progress | None =
         agree = out_mine == out_peer
         mine.details["final_equity"] = out_mine[-1] / 100
         peer.details["final_equity"] = out_peer[-1] / 100
-    what = {REFERENCE: "engine.portfolio.reference.backtest_weights incl. building its (symbol, cents) pairs",
+    what = {REFERENCE: "engine.portfolio.reference.backtest_weights_arrays incl. converting the arrays to cents",
             NANOBOOK: "nanobook.backtest_weights incl. building its (symbol, BarPrices) pairs"}
     return _finish(mine, peer, agree, "equity curves identical to the cent", what, data)
 

@@ -20,7 +20,7 @@ from engine.portfolio.metrics import (
 )
 from engine.portfolio.portfolio import Portfolio
 from engine.portfolio.position import Position
-from engine.portfolio.reference import backtest_weights
+from engine.portfolio.reference import backtest_weights, backtest_weights_arrays
 from engine.portfolio.stops import STOP_KEYS, StopConfig, parse_stop_cfg
 from engine.portfolio.strategy import BacktestResult, EqualWeight, Strategy, run_backtest
 from engine.portfolio.sweep import (
@@ -56,6 +56,7 @@ __all__ = [
     "SweepPoint",
     "backtest_arrays",
     "backtest_weights",
+    "backtest_weights_arrays",
     "compute_metrics",
     "cvar",
     "decompose_backtest",

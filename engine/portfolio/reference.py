@@ -22,7 +22,7 @@ import numpy.typing as npt
 from engine.errors import BacktestError
 from engine.portfolio.stops import StopBook, StopConfig, StopHit, cents_level, parse_stop_cfg
 
-__all__ = ["GROSS_LIMIT", "MAX_SYMBOL_BYTES", "backtest_weights"]
+__all__ = ["GROSS_LIMIT", "MAX_SYMBOL_BYTES", "backtest_weights", "backtest_weights_arrays"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -521,3 +521,102 @@ def _simulate(schedule: _Schedule, cash0: int, bps: int, stops_cfg: StopConfig |
     return {"returns": out["returns"], "equity_curve": out["equity_curve"], "final_cash": book.cash, "metrics": None,
             "skipped_rebalances": [], "holdings": out["holdings"], "symbol_returns": out["symbol_returns"],
             "stop_events": events}
+
+
+# ---------------------------------------------------------------- array entry point
+
+
+def backtest_weights_arrays(
+    symbols: Sequence[str],
+    weights: npt.ArrayLike,
+    prices_cents: npt.ArrayLike,
+    initial_cash: int,
+    cost_bps: int,
+    periods_per_year: float = 252.0,
+    risk_free: float = 0.0,
+    stop_cfg: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`backtest_weights` for data already in arrays: same rules, same result dict, without building pair lists.
+
+    `weights[t, j]` is symbol j's weight in period t; NaN means "not in the weight list" (held positions in it are
+    closed first), a number means listed, and listed symbols trade in column order. `prices_cents[t, j]` is an
+    integer price in cents, 0 where the symbol has no price that period. Equal to `backtest_weights` called with
+    each row's listed (symbol, weight) pairs in column order and its priced (symbol, cents) pairs.
+    """
+    cash0, bps = _check_scalars(initial_cash, cost_bps, periods_per_year, risk_free)
+    stops_cfg: StopConfig | None = parse_stop_cfg(stop_cfg)
+    schedule = _schedule_from_arrays(symbols, weights, prices_cents)
+    if not len(schedule.prices):
+        return _empty(cash0)
+    with _no_cyclic_gc():
+        result = _simulate(schedule, cash0, bps, stops_cfg)
+    from engine.portfolio.metrics import compute_metrics
+
+    result["metrics"] = compute_metrics(result["returns"], float(periods_per_year), float(risk_free))
+    return result
+
+
+def _array_inputs(symbols: Sequence[str], weights: npt.ArrayLike, prices_cents: npt.ArrayLike
+                  ) -> tuple[list[str], FloatArray, IntArray]:
+    """Validated (sorted names, weights, prices) with columns permuted into symbol order."""
+    names = list(symbols)
+    _check_symbols(tuple(names), set(), "symbols", 0)
+    w = np.asarray(weights, dtype=np.float64)
+    raw = np.asarray(prices_cents)
+    if w.ndim != 2 or raw.shape != w.shape or w.shape[1] != len(names):
+        raise BacktestError(f"weights {w.shape} and prices_cents {raw.shape} must both be [periods, "
+                            f"{len(names)} symbols]")
+    if raw.dtype.kind not in "iu":
+        raise BacktestError(f"prices_cents must be integer cents, got dtype {raw.dtype}")
+    p = raw.astype(np.int64)
+    bad = (p < 0) | (p >= _MAX_CENTS)
+    if bad.any():
+        t, j = np.argwhere(bad)[0]
+        raise BacktestError(f"price of {names[j]} must be positive cents below 2**53 (0 = no price), got {p[t, j]}",
+                            int(t))
+    if np.isinf(w).any():
+        t, j = np.argwhere(np.isinf(w))[0]
+        raise BacktestError(f"weight of {names[j]} is not finite ({w[t, j]!r})", int(t))
+    gross = np.nansum(np.abs(w), axis=1)
+    over = gross > GROSS_LIMIT * (1 + 1e-12)
+    if over.any():
+        t = int(np.flatnonzero(over)[0])
+        raise BacktestError(f"gross weight Σ|w| = {gross[t]:.4g} exceeds {GROSS_LIMIT:g} (weights are fractions)", t)
+    order = np.argsort(np.array(names, dtype=object), kind="stable")
+    return [names[j] for j in order], w[:, order], p[:, order]
+
+
+def _rows_from_arrays(w: FloatArray, p: IntArray, names: list[str]) -> list[_WeightRow]:
+    n = len(names)
+    listed = ~np.isnan(w)
+    unpriced = listed & (p == 0)
+    wrong = unpriced & (w != 0)
+    if wrong.any():
+        t = int(np.flatnonzero(wrong.any(axis=1))[0])
+        missing = ", ".join(names[j] for j in np.flatnonzero(wrong[t]))
+        raise BacktestError(f"weight given for symbol(s) without a price this period: {missing}", t)
+    listed &= ~unpriced  # a zero weight on an unpriced symbol is dropped, as in the list form
+    layouts: dict[bytes, tuple[IntArray, npt.NDArray[np.bool_] | None, bool]] = {}
+    rows: list[_WeightRow] = []
+    for t in range(len(w)):
+        mask = listed[t]
+        key = mask.tobytes()
+        layout = layouts.get(key)
+        if layout is None:
+            cols = np.flatnonzero(mask)
+            layout = layouts[key] = (cols, None, True) if cols.size == n else (cols, mask.copy(), False)
+        cols, targeted, identity = layout
+        rows.append(_WeightRow(cols, w[t] if identity else w[t, cols], targeted, identity))
+    return rows
+
+
+def _schedule_from_arrays(symbols: Sequence[str], weights: npt.ArrayLike, prices_cents: npt.ArrayLike) -> _Schedule:
+    """The `_Schedule` the list form would build, made straight from arrays (no pair lists to read)."""
+    names, w, p = _array_inputs(symbols, weights, prices_cents)
+    schedule = _Schedule.__new__(_Schedule)
+    schedule.names = names
+    schedule.col = {s: j for j, s in enumerate(names)}
+    schedule.prices = p
+    schedule.full_rows = bool((p > 0).all())
+    schedule.weights = _rows_from_arrays(w, p, names)
+    return schedule

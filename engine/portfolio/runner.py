@@ -91,14 +91,14 @@ def _run_float(aligned: AlignedSchedules, options: BacktestOptions) -> BacktestR
 
 
 def _run_reference(aligned: AlignedSchedules, options: BacktestOptions) -> BacktestReport:
-    from engine.portfolio.reference import backtest_weights
+    from engine.portfolio.reference import backtest_weights_arrays
 
     cash_cents, bps = _reference_scalars(options)
     rows = aligned.rebalance_rows
-    weight_schedule, price_schedule = _reference_schedules(aligned, rows)
-    out = backtest_weights(weight_schedule, price_schedule, cash_cents, bps,
-                           periods_per_year=options.periods_per_year, risk_free=options.risk_free,
-                           stop_cfg=dict(options.stop_cfg) if options.stop_cfg else None)
+    weights, cents = reference_inputs(aligned)
+    out = backtest_weights_arrays(aligned.symbols, weights, cents, cash_cents, bps,
+                                  periods_per_year=options.periods_per_year, risk_free=options.risk_free,
+                                  stop_cfg=dict(options.stop_cfg) if options.stop_cfg else None)
     dates = tuple(aligned.dates[i] for i in rows)
     equity = tuple(int(c) / 100 for c in out["equity_curve"][1:])
     events = tuple(StopEvent(dates[int(e["period_index"])], str(e["symbol"]), int(e["trigger_price"]) / 100,
@@ -108,6 +108,21 @@ def _run_reference(aligned: AlignedSchedules, options: BacktestOptions) -> Backt
                           _metrics(np.asarray(returns, dtype=float), options), len(rows), events)
 
 
+def reference_inputs(aligned: AlignedSchedules) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Reference-mode arrays per rebalance row: weights and closes in whole cents (half up, as quoted; 0 = no price).
+
+    A zero weight becomes NaN (not listed), so a holding it ends closes first, as in the weight-list form.
+    """
+    rows = aligned.rebalance_rows
+    weights = aligned.weights[rows].copy()
+    weights[weights == 0.0] = np.nan
+    prices = aligned.prices[rows]
+    cents = np.zeros(prices.shape, dtype=np.int64)
+    finite = np.isfinite(prices)
+    cents[finite] = [_cents(p) for p in prices[finite]]
+    return weights, cents
+
+
 def _reference_scalars(options: BacktestOptions) -> tuple[int, int]:
     cash = Decimal(repr(options.initial_cash)) * 100
     if cash != cash.to_integral_value() or cash <= 0:
@@ -115,18 +130,6 @@ def _reference_scalars(options: BacktestOptions) -> tuple[int, int]:
     if not float(options.cost_bps).is_integer() or not 0 <= options.cost_bps <= 10_000:
         raise InputError(f"reference mode needs whole basis points of cost in 0..10000, got {options.cost_bps}")
     return int(cash), int(options.cost_bps)
-
-
-def _reference_schedules(aligned: AlignedSchedules, rows: np.ndarray[Any, Any]
-                         ) -> tuple[list[list[tuple[str, float]]], list[list[tuple[str, int]]]]:
-    """Per rebalance row: the non-zero weights, and every priced symbol's close in cents (half up, as quoted)."""
-    weights: list[list[tuple[str, float]]] = []
-    prices: list[list[tuple[str, int]]] = []
-    for i in rows:
-        w_row, p_row = aligned.weights[i], aligned.prices[i]
-        weights.append([(s, float(w)) for s, w in zip(aligned.symbols, w_row, strict=True) if w != 0.0])
-        prices.append([(s, _cents(p)) for s, p in zip(aligned.symbols, p_row, strict=True) if math.isfinite(p)])
-    return weights, prices
 
 
 def _cents(price: float) -> int:

@@ -27,11 +27,11 @@ _PIPELINE_LABELS = {("plan_500", "cold"): ("nanobook plan (cold)", "  plan cold"
                     ("audit_1m", "cli"): ("nanobook replay --json", "  replay CLI"),
                     ("backtest_monthly", "float"): ("float mode (backtest_arrays)", "  float"),
                     ("backtest_monthly", "vectorbt"): ("vectorbt from_orders (warm)", "  vectorbt"),
-                    ("backtest_monthly", "reference"): ("reference mode (backtest_weights)", "  reference"),
+                    ("backtest_monthly", "reference"): ("reference mode (…_weights_arrays)", "  reference"),
                     ("backtest_monthly", "nanobook"): ("nanobook.backtest_weights + inputs", "  nanobook"),
                     ("backtest_daily", "float"): ("float mode (backtest_arrays)", "  float"),
                     ("backtest_daily", "vectorbt"): ("vectorbt from_orders (warm)", "  vectorbt"),
-                    ("backtest_daily", "reference"): ("reference mode (backtest_weights)", "  reference"),
+                    ("backtest_daily", "reference"): ("reference mode (…_weights_arrays)", "  reference"),
                     ("backtest_daily", "nanobook"): ("nanobook.backtest_weights + inputs", "  nanobook")}
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from engine.portfolio.arrays import backtest_arrays
 from engine.portfolio.reference import backtest_weights
-from engine.portfolio.runner import _reference_schedules
+from engine.portfolio.runner import reference_inputs
 from engine.portfolio.schedules import align, read_schedule
 from tests.nanobook_cli.helpers_e2e import Workdir, assert_one_clean_error
 
@@ -44,7 +44,12 @@ def test_reference_mode_json_is_the_reference_backtest_in_dollars(wd: Workdir) -
     assert result.returncode == 0, str(result)
     data = result.doc["data"]
     a = aligned()
-    ws, ps = _reference_schedules(a, a.rebalance_rows)
+    weights, cents = reference_inputs(a)
+    # The weight-list form, built here independently: listed = non-zero weights, priced = non-zero cents.
+    ws = [[(s, float(w)) for s, w in zip(a.symbols, row, strict=True) if w == w] for row in weights]
+    ps = [[(s, int(c)) for s, c in zip(a.symbols, row, strict=True) if c] for row in cents]
+    assert ps[0] == [(s, round(float(p) * 100)) for s, p in zip(a.symbols, a.prices[a.rebalance_rows[0]],
+                                                                   strict=True)]
     direct = backtest_weights(ws, ps, 100_000_000, 10)
     assert data["periods"] == len(a.rebalance_rows) == len(direct["returns"])
     assert data["equity"] == [c / 100 for c in direct["equity_curve"][1:]]   # whole cents, exactly
