@@ -25,7 +25,7 @@ def backtest(
     cash: float = typer.Option(1_000_000.0, "--cash", help="Initial cash in dollars."),
     cost_bps: float = typer.Option(0.0, "--cost-bps", min=0, max=10_000, help="Cost per trade, basis points."),
     periods_per_year: float = typer.Option(252.0, "--periods-per-year", min=1e-9, help="For annualised metrics."),
-    risk_free: float = typer.Option(0.0, "--risk-free", help="Risk-free rate per year, for Sharpe/Sortino."),
+    risk_free: float = typer.Option(0.0, "--risk-free", help="Risk-free return per period (Sharpe/Sortino)."),
     fixed_stop: float | None = typer.Option(None, "--fixed-stop", help="Fixed stop, fraction below entry (0–1)."),
     trailing_stop: float | None = typer.Option(None, "--trailing-stop", help="Trailing stop, fraction (0–1)."),
     atr_multiple: float | None = typer.Option(None, "--atr-multiple", help="ATR-like stop multiple (> 0)."),

@@ -173,3 +173,23 @@ def test_rejected_order_is_reported_not_retried(wd: Workdir, gateway: TwsGateway
     states = sorted(o["state"] for o in run.doc["data"]["orders"])
     assert states == ["filled", "rejected"], run.doc
     assert_each_ref_booked_once(wd)
+
+
+def test_gateway_on_a_busy_port_is_a_clean_error(wd: Workdir) -> None:
+    assert wd.nb("sim", "init").returncode == 0
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = wd.nb("gateway", "tws", "--port", str(port))
+    line = assert_one_clean_error(result, 6, str(port))
+    assert "internal error" not in line, line
+
+
+def test_gateway_lists_its_scenarios(wd: Workdir) -> None:
+    result = wd.nb("gateway", "tws", "--list-scenarios")
+    assert result.returncode == 0, str(result)
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert {"happy", "partial-disconnect", "reject", "nightly-restart", "duplicate-client-id"} <= set(names)
+    bad = wd.nb("gateway", "tws", "--scenario", "nope", "--port", "0")
+    assert bad.returncode == 2 and "unknown scenario 'nope'" in bad.stderr, str(bad)
