@@ -1,7 +1,7 @@
-"""Hatch build hook: compile the optional C accelerator `engine/lob/_accel.c` next to its source.
+"""Hatch build hook: compile the optional C accelerators (`engine/lob/_accel.c`, `engine/lob/itch/_itchaccel.c`).
 
 Uses only the interpreter's own build settings (sysconfig) and the standard library. A failed or impossible
-compile is a warning, never a build error: `engine.lob` then runs its pure-Python hot paths.
+compile is a warning, never a build error: the package concerned then runs its pure-Python hot paths.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ except ImportError:  # only hatchling runs the hook; the test-suite imports the 
     BuildHookInterface = object
 
 SOURCE = Path("engine") / "lob" / "_accel.c"
+ITCH_SOURCE = Path("engine") / "lob" / "itch" / "_itchaccel.c"
+SOURCES = (SOURCE, ITCH_SOURCE)
 SKIP_ENV = "NANOBOOK_NO_ACCEL"  # set to 1 to build without the accelerator
 
 
@@ -34,15 +36,15 @@ def compile_command(source: Path, target: Path) -> list[str]:
             str(source), "-o", str(target)]
 
 
-def build_accel(root: Path) -> Path | None:
-    """Compile the accelerator into the package directory; returns the built file, or None (with a warning)."""
-    source = root / SOURCE
+def build_accel(root: Path, relative: Path = SOURCE) -> Path | None:
+    """Compile one accelerator into its package directory; returns the built file, or None (with a warning)."""
+    source = root / relative
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-    target = source.with_name("_accel" + suffix)
+    target = source.with_name(source.stem + suffix)
     if not source.is_file():
         return None
     # Build into a temporary file, then rename: a process that has the old module loaded keeps its mapping.
-    fd, tmp = tempfile.mkstemp(prefix="._accel", suffix=suffix, dir=source.parent)
+    fd, tmp = tempfile.mkstemp(prefix="." + source.stem, suffix=suffix, dir=source.parent)
     os.close(fd)
     cmd = compile_command(source, Path(tmp))
     try:
@@ -54,8 +56,9 @@ def build_accel(root: Path) -> Path | None:
         detail = proc.stderr.strip()
     if proc is None or proc.returncode != 0:
         Path(tmp).unlink(missing_ok=True)
-        print(f"WARNING: could not compile {SOURCE} ({detail or 'compiler failed'}); "
-              "engine.lob will use its pure-Python hot paths.", file=sys.stderr)
+        package = ".".join(relative.parent.parts)
+        print(f"WARNING: could not compile {relative} ({detail or 'compiler failed'}); "
+              f"{package} will use its pure-Python hot paths.", file=sys.stderr)
         return None
     os.chmod(tmp, 0o755)  # mkstemp creates 0600; an installed module must be readable by everyone
     os.replace(tmp, target)
@@ -63,7 +66,7 @@ def build_accel(root: Path) -> Path | None:
 
 
 class AccelBuildHook(BuildHookInterface):  # type: ignore[misc,type-arg]
-    """Compile engine/lob/_accel.c for wheel and editable builds; ship it as a platform-specific artifact."""
+    """Compile the accelerators for wheel and editable builds; ship them as platform-specific artifacts."""
 
     PLUGIN_NAME = "custom"
 
@@ -71,10 +74,11 @@ class AccelBuildHook(BuildHookInterface):  # type: ignore[misc,type-arg]
         """Build the extension before the wheel is assembled (both `standard` and `editable` versions)."""
         if self.target_name != "wheel" or os.environ.get(SKIP_ENV) == "1":
             return
-        built = build_accel(Path(self.root))
-        if built is None:
-            return
-        # The .so is git-ignored, so it must be force-included; it also makes the wheel platform-specific.
-        build_data["artifacts"].append(built.relative_to(self.root).as_posix())
-        build_data["pure_python"] = False
-        build_data["infer_tag"] = True
+        for relative in SOURCES:
+            built = build_accel(Path(self.root), relative)
+            if built is None:
+                continue
+            # The .so is git-ignored, so it must be force-included; it also makes the wheel platform-specific.
+            build_data["artifacts"].append(built.relative_to(self.root).as_posix())
+            build_data["pure_python"] = False
+            build_data["infer_tag"] = True

@@ -2,6 +2,7 @@
 
 Partial executions and cancels reduce an order in place (time priority kept); replaces re-enter under the new
 ref (priority lost). Invariant breaches are counted, never raised. Prices are integers in 1/10^4 dollars.
+`run` is the pure-Python reference; `run_frames` hands whole validated blocks to the optional C loop.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from engine.lob.itch import reader
 
 __all__ = ["Counters", "ItchBook", "Reconstructor", "level_rows"]
 
@@ -116,6 +119,21 @@ class ItchBook:
 _UNSEEN = ItchBook("")  # sentinel: a locate code not seen yet
 
 
+def _install_apply() -> Any:
+    """The C apply loop bound to ItchBook's slots and heapq, or None (not built, pure mode, or a layout mismatch)."""
+    accel = reader.ACCEL
+    if accel is None:
+        return None
+    try:
+        accel.install(ItchBook, heapq.heappush, heapq.heappop)
+    except (TypeError, AttributeError):
+        return None
+    return accel.apply
+
+
+APPLY: Any = _install_apply()  # tests set this to None to run the pure-Python reference in the same process
+
+
 def level_rows(book: ItchBook) -> dict[str, list[dict[str, int]]]:
     """Full-depth JSON view: {"bids": [{"price", "quantity", "order_count"}…], "asks": […]}, best first."""
     return {name: [{"price": p, "quantity": q, "order_count": n} for p, q, n in book.levels(buy)]
@@ -197,6 +215,24 @@ class Reconstructor:
                 book = self.books[name] = ItchBook(name)
         self._by_locate[loc] = book
         return book
+
+    def run_frames(self, buf: Any, offsets: npt.NDArray[np.int64], types: npt.NDArray[np.uint8]) -> bool:
+        """Apply the book messages among validated frames (`offsets`, `types`) in C, with the timestamp check.
+
+        Same books and counters as `run` over the same messages. Returns False, doing nothing, when the C module
+        is not available (the caller then uses `run`).
+        """
+        if APPLY is None:
+            return False
+        first, deltas = APPLY(self._orders, self._by_locate, self._locate_ts, self._book_for, buf, offsets, types,
+                              self.first_ts)
+        self.first_ts = first
+        if self._locate_ts:
+            self.last_ts = max(self.last_ts, *self._locate_ts.values())
+        c = self.counters
+        for name, delta in zip(_COUNTER_NAMES, deltas, strict=True):
+            setattr(c, name, getattr(c, name) + delta)
+        return True
 
     def apply(self, t: int, loc: int, ts: int, ref: int, side: int, shares: int, price: int, new_ref: int,
               buf: Any, pos: int) -> None:
@@ -348,3 +384,8 @@ class Reconstructor:
             c.negative_quantity += negative
             c.timestamp_regressions += regress
             c.skipped_symbol += skipped
+
+
+_COUNTER_NAMES = ("adds", "executions", "executed_shares", "cancels", "cancelled_shares", "deletes", "replaces",
+                  "trades", "trade_shares", "unknown_refs", "duplicate_refs", "crossed_book", "negative_quantity",
+                  "timestamp_regressions", "skipped_symbol")  # the order of the C loop's counter tuple

@@ -1,13 +1,15 @@
 """Streaming ITCH 5.0 frame reader (2-byte big-endian length prefix) over bytes, memory-mapped files or gzip.
 
-Frames are indexed block by block; every block is validated (length 0, length ≠ the type's spec length, unknown
-type, truncation) and a failure raises `ItchError` naming the byte offset of the offending frame.
+Frames are indexed block by block (by the optional C module `_itchaccel` when built, else in Python); every block
+is validated (length 0, length ≠ the type's spec length, unknown type, truncation) and a failure raises `ItchError`
+naming the byte offset of the offending frame.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gzip
+import importlib
 import mmap
 import os
 import zlib
@@ -31,7 +33,22 @@ EXPECTED = np.zeros(256, dtype=np.int64)
 for _k, _n in MESSAGE_LENGTHS.items():
     EXPECTED[ord(_k)] = _n
 
+_EXPECTED_U8 = EXPECTED.astype(np.uint8).tobytes()  # the same table for the C indexer (every length < 256)
+
 BLOCK_BYTES = 1 << 22
+
+
+def _load_accel() -> Any:
+    """The optional C module (frame indexer, replay apply loop), or None: not built, or NANOBOOK_PURE_PYTHON=1."""
+    if os.environ.get("NANOBOOK_PURE_PYTHON") == "1":
+        return None
+    try:
+        return importlib.import_module("engine.lob.itch._itchaccel")
+    except ImportError:
+        return None
+
+
+ACCEL: Any = _load_accel()  # tests set this to None to run the pure-Python reference in the same process
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +111,23 @@ def _scan(buf: Any, pos: int, limit: int, offs: array[int]) -> int:
     return q - 1
 
 
+def _index(buf: Any, arr: npt.NDArray[np.uint8], pos: int, limit: int
+           ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8] | None, int]:
+    """Frame starts from `pos` while `pos <= limit`, their type bytes when all are valid (else None), next start."""
+    if ACCEL is not None:
+        raw_offs, raw_types, nxt, ok = ACCEL.index(buf, pos, limit, _EXPECTED_U8)
+        return np.frombuffer(raw_offs, dtype=np.int64), np.frombuffer(raw_types, dtype=np.uint8) if ok else None, nxt
+    offs = array("q")
+    nxt = _scan(buf, pos, limit, offs)
+    return (np.frombuffer(offs, dtype=np.int64) - 1 if offs else np.empty(0, dtype=np.int64)), None, nxt
+
+
+def _checked(buf: Any, arr: npt.NDArray[np.uint8], offs: npt.NDArray[np.int64], types: npt.NDArray[np.uint8] | None,
+             base: int) -> npt.NDArray[np.uint8]:
+    """The type bytes of `offs`: the indexer's when it found every frame valid, else `_validate`'s (which raises)."""
+    return types[:len(offs)] if types is not None else _validate(buf, arr, offs, base)
+
+
 def _validate(buf: Any, arr: npt.NDArray[np.uint8], offs: npt.NDArray[np.int64], base: int) -> npt.NDArray[np.uint8]:
     """Check every frame's length against its type; return the type bytes."""
     if not len(offs):
@@ -121,16 +155,14 @@ def _blocks_from_buffer(buf: Any, block_bytes: int, progress: Progress | None) -
     arr = np.frombuffer(buf, dtype=np.uint8)
     pos = 0
     while pos < size - 1:
-        offs = array("q")
-        nxt = _scan(buf, pos, min(pos + block_bytes, size - 1), offs)
-        o = np.frombuffer(offs, dtype=np.int64) - 1 if offs else np.empty(0, dtype=np.int64)
+        o, types, nxt = _index(buf, arr, pos, min(pos + block_bytes, size - 1))
         if nxt > size:  # the last frame runs past the end of the input
             last = int(o[-1])
             o = o[:-1]
-            yield Block(0, buf, o, _validate(buf, arr, o, 0))
+            yield Block(0, buf, o, _checked(buf, arr, o, types, 0))
             need = (buf[last] << 8 | buf[last + 1]) + 2
             raise ItchError(last, f"truncated frame: needs {need} bytes, {size - last} available")
-        yield Block(0, buf, o, _validate(buf, arr, o, 0))
+        yield Block(0, buf, o, _checked(buf, arr, o, types, 0))
         pos = nxt
         if progress is not None:
             progress(min(pos, size), size)
@@ -146,16 +178,14 @@ def _blocks_from_stream(fh: Any, total: int, block_bytes: int, progress: Progres
         if not chunk:
             break
         buf = rest + chunk
-        offs = array("q")
-        nxt = _scan(buf, 0, len(buf) - 1, offs)
-        o = np.frombuffer(offs, dtype=np.int64) - 1 if offs else np.empty(0, dtype=np.int64)
+        arr = np.frombuffer(buf, dtype=np.uint8)
+        o, types, nxt = _index(buf, arr, 0, len(buf) - 1)
         keep = len(o)
         if nxt > len(buf):
             keep -= 1
         cut = int(o[keep]) if keep < len(o) else min(nxt, len(buf))
         o = o[:keep]
-        arr = np.frombuffer(buf, dtype=np.uint8)
-        yield Block(base, buf, o, _validate(buf, arr, o, base))
+        yield Block(base, buf, o, _checked(buf, arr, o, types, base))
         rest = buf[cut:]
         base += cut
         if progress is not None:
