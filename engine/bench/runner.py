@@ -1,8 +1,8 @@
 """Benchmark orchestration: build workloads once, run each implementation × repeat in a fresh interpreter, aggregate.
 
 Medians over runs, ratios against the reference and pyorderbook, targets, and correctness checks of final books.
-The pipeline workloads (`plan_500`, `audit_1m`, see `engine.bench.pipeline`) time whole processes instead; they
-are selectable like the others but not part of the default run.
+The pipeline workloads (`plan_500`, `audit_1m`, see `engine.bench.pipeline`) time whole processes instead; they,
+the backtest and the ITCH ones (`engine.bench.itch`) are selectable like the others but not part of the default run.
 """
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ from engine.bench.workloads import DEFAULT_SEED, WORKLOAD_NAMES, Expected, Workl
 CLI_HELP: Final = "cli_help"
 DEFAULT_WORKLOADS: Final = (*WORKLOAD_NAMES, CLI_HELP)
 BACKTEST_WORKLOADS: Final = ("backtest_monthly", "backtest_daily")  # engine/bench/backtest.py
-ALL_WORKLOADS: Final = (*DEFAULT_WORKLOADS, *PIPELINE_WORKLOADS, *BACKTEST_WORKLOADS)
+ITCH_WORKLOADS: Final = ("itch_decode", "itch_replay")  # engine/bench/itch.py
+ALL_WORKLOADS: Final = (*DEFAULT_WORKLOADS, *PIPELINE_WORKLOADS, *BACKTEST_WORKLOADS, *ITCH_WORKLOADS)
+# Workloads that run in this process on sizes of their own; --quick shrinks them and their targets are not judged.
+_IN_PROCESS: Final = (*PIPELINE_WORKLOADS, *BACKTEST_WORKLOADS, *ITCH_WORKLOADS)
 # Backtest rows name the implementation in `variant`; peers are shown under their own implementation.
 _BACKTEST_IMPL: Final = {"float": OURS, "reference": OURS, "vectorbt": "vectorbt", "nanobook": REFERENCE}
 Progress = Callable[[str, int, int], None]
@@ -64,6 +67,8 @@ TARGETS: Final[tuple[tuple[str, str, float, str, str | None], ...]] = (
     ("backtest_daily", "detail:ratio_vs_vectorbt", 25.0, "≥ 25× vectorbt", "float"),
     ("backtest_monthly", "detail:ratio_vs_nanobook", 2.0, "≥ 2× nanobook", "reference"),
     ("backtest_daily", "detail:ratio_vs_nanobook", 2.0, "≥ 2× nanobook", "reference"),
+    ("itch_decode", "min_ops_per_s", 5e6, "≥ 5 M msg/s", "bulk"),
+    ("itch_replay", "min_ops_per_s", 0.5e6, "≥ 0.5 M msg/s", "exchange"),
 )
 
 
@@ -293,7 +298,8 @@ def run_bench(options: BenchOptions, progress: Progress | None = None) -> BenchR
     """Run the selected workloads on the selected implementations `options.repeat` times and aggregate."""
     names = validate_workloads(options.workloads)
     backtest_names = [n for n in names if n in BACKTEST_WORKLOADS]
-    lob_names = [n for n in names if n != CLI_HELP and n not in PIPELINE_WORKLOADS and n not in BACKTEST_WORKLOADS]
+    itch_names = [n for n in names if n in ITCH_WORKLOADS]
+    lob_names = [n for n in names if n != CLI_HELP and n not in _IN_PROCESS]
     pipeline_names = [n for n in names if n in PIPELINE_WORKLOADS]
     impls = options.implementations()
     warnings: list[str] = []
@@ -312,7 +318,8 @@ def run_bench(options: BenchOptions, progress: Progress | None = None) -> BenchR
             plan[impl] = chosen
     run_impls = list(plan)
     total = (len(run_impls) * options.repeat + (1 if CLI_HELP in names else 0)
-             + sum(_pipeline_steps(n, options) for n in pipeline_names) + (1 if backtest_names else 0))
+             + sum(_pipeline_steps(n, options) for n in pipeline_names) + (1 if backtest_names else 0)
+             + (1 if itch_names else 0))
     done = 0
     runs: dict[tuple[str, str], list[RunResult]] = {}
     errors: dict[tuple[str, str], list[str]] = {}
@@ -394,6 +401,11 @@ def run_bench(options: BenchOptions, progress: Progress | None = None) -> BenchR
             progress("backtests", done, total)
         results += _backtests(backtest_names, options, warnings)
         done += 1
+    if itch_names:
+        if progress:
+            progress("itch", done, total)
+        results += _itch(itch_names, options, warnings)
+        done += 1
     if progress:
         progress("done", done, total)
     return BenchReport(results, _targets(results, options.quick), environment(), _config(options, names, impls),
@@ -431,6 +443,21 @@ def _backtests(names: list[str], options: BenchOptions, warnings: list[str]) -> 
             warnings.append(f"{sample.workload} ({sample.variant}): the result check failed "
                             f"({'; '.join(sample.agree_with)})")
         rows.append(row)
+    return rows
+
+
+def _itch(names: list[str], options: BenchOptions, warnings: list[str]) -> list[ResultRow]:
+    """Bulk decode and replay (Exchange books, then ItchBook) of one synthetic session, in this process."""
+    from engine.bench.itch import run_itch_samples
+
+    rows: list[ResultRow] = []
+    for sample in run_itch_samples(repeat=options.repeat, quick=options.quick, seed=options.seed, workloads=names):
+        if sample.error:
+            warnings.append(f"{sample.workload} ({sample.variant}): {sample.error}")
+        elif sample.agree is False:
+            warnings.append(f"{sample.workload} ({sample.variant}): the result check failed "
+                            f"({'; '.join(sample.agree_with)})")
+        rows.append(_pipeline_row(sample))
     return rows
 
 
@@ -484,7 +511,7 @@ def _targets(results: list[ResultRow], quick: bool = False) -> list[TargetRow]:
     for workload, kind, threshold, label, variant in TARGETS:
         row = by.get((workload, OURS, variant))
         measured: float | None = None
-        if (workload in PIPELINE_WORKLOADS or workload in BACKTEST_WORKLOADS) and quick:
+        if workload in _IN_PROCESS and quick:
             row = None  # --quick runs tiny sizes; the targets are about the full ones
         if row is not None:
             if kind == "ratio_vs_reference":
@@ -504,8 +531,14 @@ def _targets(results: list[ResultRow], quick: bool = False) -> list[TargetRow]:
     return out
 
 
+def _itch_orders(quick: bool) -> int:
+    from engine.bench.itch import itch_orders
+
+    return itch_orders(quick)
+
+
 def _config(options: BenchOptions, names: list[str], impls: list[str]) -> dict[str, Any]:
-    return {
+    config: dict[str, Any] = {
         "workloads": names,
         "implementations": impls,
         "repeat": options.repeat,
@@ -520,3 +553,9 @@ def _config(options: BenchOptions, names: list[str], impls: list[str]) -> dict[s
         "pipeline_method": "whole-process wall time of each command (subprocess), median of the runs; audit_1m "
                            "library: read_audit + reconstruct + decide_from_log timed inside a fresh interpreter",
     }
+    if any(n in ITCH_WORKLOADS for n in names):
+        config["itch_order_events"] = _itch_orders(options.quick)
+        config["itch_method"] = ("one synthetic session (8 symbols, the bench seed) in a temporary file; per run, "
+                                 "gc.collect() then one timed call of each variant, interleaved; rate = messages / "
+                                 "median seconds")
+    return config

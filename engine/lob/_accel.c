@@ -1,4 +1,4 @@
-/* Optional C accelerator for engine.lob.Exchange: submit_limit, _match and cancel.
+/* Optional C accelerator for engine.lob.Exchange: submit_limit, _match, cancel and reduce.
  *
  * It works DIRECTLY on the Python data structures the pure-Python Exchange keeps (order-record tuples in
  * `_orders`, level lists [total, live_count, deque, cache] in `_bids`/`_asks`, sorted price lists `_bpx`/`_apx`,
@@ -39,7 +39,8 @@ static PyObject *NotActive;       /* shared CancelResult(False, 0, "OrderNotActi
 static PyObject *SideCodes;       /* dict text -> 0/1 */
 static PyObject *SideNames[2];
 static PyObject *StopsModule;
-static PyObject *PySubmitLimit, *PyMatch, *PyCancel;  /* the pure-Python reference methods */
+static PyObject *PySubmitLimit, *PyMatch, *PyCancel, *PyReduce;  /* the pure-Python reference methods */
+static PyObject *EvReduce;        /* events.EV_REDUCE, the first item of a reduce event */
 static PyCFunction DequeAppend, DequePopleft;
 
 static PyObject *S_New, *S_Partial, *S_Filled, *S_Cancelled;
@@ -1133,6 +1134,117 @@ done:
     return res;
 }
 
+/* Exchange._take_off_book after the record update: both depth caches reset, the level loses the order (and is
+ * dropped, with a BBO refresh, when it empties). */
+static int
+take_off_level(PyObject *self, State *st, int side, PyObject *price_obj, i128 rem)
+{
+    slot_set_none(self, O_bcache);
+    slot_set_none(self, O_acache);
+    PyObject *book = side == BUY ? st->bids : st->asks;
+    PyObject *lv = PyDict_GetItemWithError(book, price_obj);
+    if (lv == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetObject(PyExc_KeyError, price_obj);
+        return -1;
+    }
+    if (!PyList_CheckExact(lv) || PyList_GET_SIZE(lv) < 3) {
+        corrupt("level is not a list");
+        return -1;
+    }
+    if (level_add(lv, 1, -1) < 0 || level_add(lv, 0, -rem) < 0)
+        return -1;
+    int empty = small_int_eq(PyList_GET_ITEM(lv, 1), 0);
+    if (empty <= 0)
+        return empty;
+    i128 price;
+    if (as_i128(price_obj, &price) < 0)
+        return -1;
+    if (PyDict_DelItem(book, price_obj) < 0)
+        return -1;
+    PyObject *px = side == BUY ? st->bpx : st->apx;
+    Py_ssize_t at = bisect(px, side == BUY ? price : -price, 0);
+    if (at < 0 || list_del(px, at) < 0)
+        return -1;
+    return refresh_bbo(self, st);
+}
+
+/* reduce(order_id, quantity): the common case (an exact int quantity > 0, a resting order) in C; anything the
+ * Python method would refuse is handed to it, so it raises exactly as it does. */
+static PyObject *
+ex_reduce(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    State st;
+    i128 qty, status, rem, orig;
+    if (nargs != 2 || kwnames != NULL || !load_state(self, &st, 0) || !exact_int_in(args[1], 1, U64_MAX, &qty))
+        goto python;
+    PyObject *order_id = args[0];
+    PyObject *r = PyDict_GetItemWithError(st.orders, order_id);
+    if (r == NULL) {
+        PyErr_Clear();  /* unknown (or unhashable) id: Python raises the right error */
+        goto python;
+    }
+    if (!PyTuple_CheckExact(r) || PyTuple_GET_SIZE(r) != R_LEN)
+        return corrupt("order record");
+    if (as_i128(PyTuple_GET_ITEM(r, R_STATUS), &status) < 0)
+        return NULL;
+    if (status >= ST_FILLED)
+        goto python;
+    int side = small_int_eq(PyTuple_GET_ITEM(r, R_SIDE), BUY);
+    if (side < 0 || as_i128(PyTuple_GET_ITEM(r, R_REM), &rem) < 0 || as_i128(PyTuple_GET_ITEM(r, R_ORIG), &orig) < 0)
+        return NULL;
+    side = side ? BUY : SELL;
+    PyObject *ev = PyList_New(3);
+    if (ev == NULL)
+        return NULL;
+    PyList_SET_ITEM(ev, 0, Py_NewRef(EvReduce));
+    PyList_SET_ITEM(ev, 1, Py_NewRef(order_id));
+    PyList_SET_ITEM(ev, 2, Py_NewRef(args[1]));
+    untrack(ev);  /* three ints, never mutated: no cycle possible, and an ITCH replay logs one per execution */
+    int rc = list_append(st.events, ev);
+    Py_DECREF(ev);
+    if (rc < 0)
+        return NULL;
+    Py_INCREF(r);  /* replaced in the dict below; its items are still needed */
+    PyObject *price_obj = PyTuple_GET_ITEM(r, R_PRICE), *res = NULL, *nrec;
+    if (qty >= rem) {
+        nrec = replace_record(r, Py_NewRef(PyTuple_GET_ITEM(r, R_REM)), ST_CANCELLED);
+        rc = nrec == NULL ? -1 : PyDict_SetItem(st.orders, order_id, nrec);
+        Py_XDECREF(nrec);
+        if (rc == 0 && take_off_level(self, &st, side, price_obj, rem) == 0)
+            res = Py_NewRef(Int[0]);
+        Py_DECREF(r);
+        return res;
+    }
+    PyObject *norig = from_i128(orig - qty), *nrem = from_i128(rem - qty);
+    nrec = norig == NULL || nrem == NULL ? NULL
+        : make_record(PyTuple_GET_ITEM(r, R_SIDE), price_obj, norig, nrem, PyTuple_GET_ITEM(r, R_TS),
+                      PyTuple_GET_ITEM(r, R_STATUS), PyTuple_GET_ITEM(r, R_EXT));
+    Py_XDECREF(norig);
+    if (nrec == NULL || PyDict_SetItem(st.orders, order_id, nrec) < 0)
+        goto done;
+    slot_set_none(self, side == BUY ? O_bcache : O_acache);
+    PyObject *lv = PyDict_GetItemWithError(side == BUY ? st.bids : st.asks, price_obj);
+    if (lv == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetObject(PyExc_KeyError, price_obj);
+        goto done;
+    }
+    if (!PyList_CheckExact(lv) || PyList_GET_SIZE(lv) < 1) {
+        corrupt("level is not a list");
+        goto done;
+    }
+    if (level_add(lv, 0, -qty) == 0)
+        res = Py_NewRef(nrem);
+done:
+    Py_XDECREF(nrec);
+    Py_XDECREF(nrem);
+    Py_DECREF(r);
+    return res;
+python:
+    return fallback(PyReduce, self, args, nargs, kwnames);
+}
+
 static PyMethodDef ExchangeMethods[] = {
     {"submit_limit", (PyCFunction)(void (*)(void))ex_submit_limit, METH_FASTCALL | METH_KEYWORDS,
      "submit_limit($self, side, price, quantity, tif='gtc', *, owner=None, stp_policy='off')\n--\n\n"
@@ -1143,6 +1255,9 @@ static PyMethodDef ExchangeMethods[] = {
     {"cancel", (PyCFunction)(void (*)(void))ex_cancel, METH_FASTCALL | METH_KEYWORDS,
      "cancel($self, order_id)\n--\n\n"
      "Cancel a resting order or a pending stop by id."},
+    {"reduce", (PyCFunction)(void (*)(void))ex_reduce, METH_FASTCALL | METH_KEYWORDS,
+     "reduce($self, order_id, quantity)\n--\n\n"
+     "Reduce a resting order by `quantity` in place, keeping its queue position; returns what is left."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1227,7 +1342,8 @@ install(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (take(cfg, "CANCEL_RESULTS", &CancelResults) < 0 || take(cfg, "NOT_ACTIVE", &NotActive) < 0
         || take(cfg, "SIDE_CODES", &SideCodes) < 0 || take(cfg, "stops", &StopsModule) < 0
         || take(cfg, "submit_limit", &PySubmitLimit) < 0 || take(cfg, "_match", &PyMatch) < 0
-        || take(cfg, "cancel", &PyCancel) < 0 || take(cfg, "SIDE_NAMES", &side_names) < 0)
+        || take(cfg, "cancel", &PyCancel) < 0 || take(cfg, "reduce", &PyReduce) < 0
+        || take(cfg, "EV_REDUCE", &EvReduce) < 0 || take(cfg, "SIDE_NAMES", &side_names) < 0)
         return NULL;
     if (!PyType_Check(SubmitResultType) || !PyType_IsSubtype(SubmitResultType, &PyTuple_Type)
         || !PyType_Check(CancelResultType) || !PyType_IsSubtype(CancelResultType, &PyTuple_Type)
@@ -1271,15 +1387,501 @@ install(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
+/* ------------------------------------------------------------------ ITCH replay through Exchange books */
+
+/* `ExchangeReconstructor.run_frames` (engine/lob/itch/exchange_books.py) hands whole validated frame blocks to
+ * apply_itch: the same operations, counters and Exchange calls as its Python `run` (the reference), with the
+ * Exchange methods called straight through their C versions above. It holds no state of its own either. */
+
+static PyTypeObject *ItchBookType;  /* ExchangeBook */
+static Py_ssize_t ItchBookExOff;    /* its `exchange` slot */
+
+typedef struct {
+    int64_t adds, execs, exec_sh, cancels, cancel_sh, deletes, replaces, trades, trade_sh;
+    int64_t unknown, dup, crossed, negative, regress, skipped;
+} Tally;
+
+/* Per-locate running timestamp maxima, loaded from and written back to the reconstructor's `_locate_ts`. One per
+ * call, not static: `book_for` runs Python code, so another thread may enter apply_itch meanwhile. */
+typedef struct {
+    int64_t ts[65536];
+    uint8_t seen[65536];  /* 1: loaded from the dict, 2: changed here */
+    uint16_t touched[65536];
+} TsState;
+
+static const uint8_t FrameLen[256] = {
+    ['A'] = 36, ['F'] = 40, ['E'] = 31, ['C'] = 36, ['X'] = 23, ['D'] = 19, ['U'] = 35, ['P'] = 44, ['R'] = 39,
+};
+
+static inline uint64_t
+be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+typedef PyObject *(*ExMethod)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *);
+
+static PyObject *
+book_exchange(PyObject *book)  /* borrowed: the ExchangeBook's Exchange */
+{
+    PyObject *ex = Py_IS_TYPE(book, ItchBookType) ? *(PyObject **)((char *)book + ItchBookExOff) : NULL;
+    if (ex == NULL || !Py_IS_TYPE(ex, ExchangeType)) {
+        PyErr_SetString(PyExc_TypeError, "apply_itch(): a book is not an ExchangeBook holding an Exchange");
+        return NULL;
+    }
+    return ex;
+}
+
+static int
+call_ex(ExMethod fn, PyObject *ex, PyObject *const *args, Py_ssize_t n)  /* result dropped */
+{
+    PyObject *r = fn(ex, args, n, NULL);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+check_entry(PyObject *o)  /* an `_orders` entry: (book, is_buy, order id or None) */
+{
+    if (PyTuple_CheckExact(o) && PyTuple_GET_SIZE(o) == 3)
+        return 0;
+    PyErr_SetString(PyExc_TypeError, "apply_itch(): unexpected order entry");
+    return -1;
+}
+
+/* Take an entry's order off its book: forget a kept-off add, else cancel it on its Exchange. */
+static int
+drop_entry(PyObject *ghosts, PyObject *ref, PyObject *entry)
+{
+    PyObject *oid = PyTuple_GET_ITEM(entry, 2);
+    if (oid == Py_None)
+        return PyDict_DelItem(ghosts, ref);
+    PyObject *ex = book_exchange(PyTuple_GET_ITEM(entry, 0));
+    return ex == NULL ? -1 : call_ex(ex_cancel, ex, &oid, 1);
+}
+
+/* skipped_symbol when the locate is known and has no book, else unknown_refs. */
+static int
+count_missing(PyObject *by_locate, PyObject *loc, Tally *c)
+{
+    PyObject *b = PyDict_GetItemWithError(by_locate, loc);
+    if (b == NULL && PyErr_Occurred())
+        return -1;
+    if (b == Py_None)
+        c->skipped++;
+    else
+        c->unknown++;
+    return 0;
+}
+
+/* Rest an order under `ref` (a duplicate ref replaces the old order); an add at or through the opposite best would
+ * trade inside the Exchange, so it is counted and kept off the book with its shares remembered. */
+static int
+add_order(PyObject *orders, PyObject *ghosts, PyObject *book, int buy, PyObject *ref, uint32_t shares,
+          uint32_t price, Tally *c)
+{
+    PyObject *o = PyDict_GetItemWithError(orders, ref);
+    if (o == NULL && PyErr_Occurred())
+        return -1;
+    if (o != NULL) {
+        c->dup++;
+        Py_INCREF(o);
+        int bad = check_entry(o) < 0 || drop_entry(ghosts, ref, o) < 0;
+        Py_DECREF(o);
+        if (bad)
+            return -1;
+    }
+    PyObject *ex = book_exchange(book), *bbo;
+    if (ex == NULL)
+        return -1;
+    if ((bbo = SLOT(ex, O_bbo)) == NULL || !PyTuple_CheckExact(bbo) || PyTuple_GET_SIZE(bbo) != 2) {
+        corrupt("best bid/ask");
+        return -1;
+    }
+    PyObject *opp = PyTuple_GET_ITEM(bbo, buy ? 1 : 0);
+    int crossed = 0;
+    if (opp != Py_None) {
+        i128 best;
+        if (as_i128(opp, &best) < 0)
+            return -1;
+        crossed = buy ? (i128)price >= best : (i128)price <= best;
+    }
+    int rc = -1;
+    PyObject *sh = PyLong_FromUnsignedLong(shares), *px = NULL, *oid = NULL, *entry = NULL;
+    if (sh == NULL)
+        goto out;
+    if (crossed) {
+        c->crossed++;
+        oid = Py_NewRef(Py_None);
+        if (PyDict_SetItem(ghosts, ref, sh) < 0)
+            goto out;
+    }
+    else {
+        if ((px = PyLong_FromUnsignedLong(price)) == NULL)
+            goto out;
+        PyObject *args[3] = {buy ? K_buy : K_sell, px, sh};
+        PyObject *res = ex_submit_limit(ex, args, 3, NULL);
+        if (res == NULL)
+            goto out;
+        oid = PySequence_GetItem(res, 0);
+        Py_DECREF(res);
+        if (oid == NULL)
+            goto out;
+    }
+    entry = PyTuple_Pack(3, book, buy ? Py_True : Py_False, oid);
+    if (entry == NULL)
+        goto out;
+    /* Hundreds of thousands of these live at once and the cyclic GC rescanning them cost more than the whole
+     * loop. No cycle can pass through one: only the ref table refers to it and the book never refers back. */
+    untrack(entry);
+    if (PyDict_SetItem(orders, ref, entry) == 0)
+        rc = 0;
+out:
+    Py_XDECREF(sh);
+    Py_XDECREF(px);
+    Py_XDECREF(oid);
+    Py_XDECREF(entry);
+    return rc;
+}
+
+/* Execute (E, C) or partially cancel (X) the order of entry `o` by `shares`; it leaves at zero or below. */
+static int
+reduce_entry(PyObject *orders, PyObject *ghosts, PyObject *ref, PyObject *o, uint32_t shares, Tally *c)
+{
+    PyObject *oid = PyTuple_GET_ITEM(o, 2), *g, *r, *q;
+    i128 left, have;
+    if (oid == Py_None) {
+        if ((g = PyDict_GetItemWithError(ghosts, ref)) == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetObject(PyExc_KeyError, ref);
+            return -1;
+        }
+        if (as_i128(g, &have) < 0)
+            return -1;
+        left = have - shares;
+        if (left > 0) {
+            if ((q = from_i128(left)) == NULL)
+                return -1;
+            int rc = PyDict_SetItem(ghosts, ref, q);
+            Py_DECREF(q);
+            return rc;
+        }
+        if (PyDict_DelItem(ghosts, ref) < 0)
+            return -1;
+    }
+    else {
+        PyObject *ex = book_exchange(PyTuple_GET_ITEM(o, 0)), *recs;
+        if (ex == NULL)
+            return -1;
+        if ((recs = SLOT(ex, O_orders)) == NULL || !PyDict_CheckExact(recs)
+            || (r = PyDict_GetItemWithError(recs, oid)) == NULL || !PyTuple_CheckExact(r)
+            || PyTuple_GET_SIZE(r) != R_LEN) {
+            if (!PyErr_Occurred())
+                corrupt("order record");
+            return -1;
+        }
+        if (as_i128(PyTuple_GET_ITEM(r, R_REM), &have) < 0)  /* resting, so > 0 (0: a zero-share add) */
+            return -1;
+        left = have - shares;
+        i128 by = left > 0 ? shares : have;  /* an overdraw reduces to zero: the order leaves either way */
+        if (by) {
+            if ((q = from_i128(by)) == NULL)
+                return -1;
+            PyObject *args[2] = {oid, q};
+            int rc = call_ex(ex_reduce, ex, args, 2);
+            Py_DECREF(q);
+            if (rc < 0)
+                return -1;
+        }
+        if (left > 0)
+            return 0;
+    }
+    if (left < 0)
+        c->negative++;
+    return PyDict_DelItem(orders, ref);
+}
+
+/* One book message at type byte `m`; 0 ok, -1 error. */
+static int
+apply_one(PyObject *orders, PyObject *ghosts, PyObject *by_locate, PyObject *book_for, PyObject *bufobj,
+          const uint8_t *b, Py_ssize_t m, uint8_t t, uint16_t locv, Tally *c)
+{
+    int rc = -1;
+    PyObject *loc = NULL, *ref = NULL, *o = NULL, *book = NULL;
+    if (t == 'P') {
+        c->trades++;
+        c->trade_sh += (int64_t)be(b + m + 20, 4);
+        return 0;
+    }
+    if ((loc = PyLong_FromLong(locv)) == NULL)
+        return -1;
+    if (t == 'R') {
+        PyObject *r = PyObject_CallFunction(book_for, "OOni", loc, bufobj, m, 11);
+        Py_DECREF(loc);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+        return 0;
+    }
+    if ((ref = PyLong_FromUnsignedLongLong(be(b + m + 11, 8))) == NULL)
+        goto out;
+    if (t == 'A' || t == 'F') {
+        book = PyDict_GetItemWithError(by_locate, loc);
+        if (book == NULL) {
+            if (PyErr_Occurred())
+                goto out;
+            book = PyObject_CallFunction(book_for, "OOni", loc, bufobj, m, 24);
+            if (book == NULL)
+                goto out;
+        }
+        else {
+            Py_INCREF(book);
+        }
+        if (book == Py_None) {
+            c->skipped++;
+            rc = 0;
+            goto out;
+        }
+        c->adds++;
+        rc = add_order(orders, ghosts, book, b[m + 19] == 'B', ref, (uint32_t)be(b + m + 20, 4),
+                       (uint32_t)be(b + m + 32, 4), c);
+        goto out;
+    }
+    o = PyDict_GetItemWithError(orders, ref);
+    if (o == NULL && PyErr_Occurred())
+        goto out;
+    Py_XINCREF(o);
+    if (o != NULL && check_entry(o) < 0)
+        goto out;
+    if (o == NULL) {
+        if (t == 'U' || t == 'D' || t == 'E' || t == 'C' || t == 'X')
+            rc = count_missing(by_locate, loc, c);
+        else
+            rc = 0;
+        goto out;
+    }
+    if (t == 'U' || t == 'D') {
+        if (PyDict_DelItem(orders, ref) < 0)
+            goto out;
+        if (t == 'D')
+            c->deletes++;
+        else
+            c->replaces++;
+        if (drop_entry(ghosts, ref, o) < 0)
+            goto out;
+        if (t == 'D') {
+            rc = 0;
+            goto out;
+        }
+        Py_SETREF(ref, PyLong_FromUnsignedLongLong(be(b + m + 19, 8)));
+        if (ref != NULL)
+            rc = add_order(orders, ghosts, PyTuple_GET_ITEM(o, 0), PyTuple_GET_ITEM(o, 1) == Py_True, ref,
+                           (uint32_t)be(b + m + 27, 4), (uint32_t)be(b + m + 31, 4), c);
+        goto out;
+    }
+    uint32_t shares = (uint32_t)be(b + m + 19, 4);
+    if (t == 'X') {
+        c->cancels++;
+        c->cancel_sh += shares;
+    }
+    else {
+        c->execs++;
+        c->exec_sh += shares;
+    }
+    rc = reduce_entry(orders, ghosts, ref, o, shares, c);
+out:
+    Py_XDECREF(loc);
+    Py_XDECREF(ref);
+    Py_XDECREF(o);
+    Py_XDECREF(book);
+    return rc;
+}
+
+static int
+load_ts(PyObject *locate_ts, TsState *st)
+{
+    PyObject *k, *v;
+    Py_ssize_t i = 0;
+    while (PyDict_Next(locate_ts, &i, &k, &v)) {
+        long kk = PyLong_AsLong(k);
+        long long vv = PyLong_AsLongLong(v);
+        if (PyErr_Occurred())
+            return -1;
+        if (kk < 0 || kk > 65535) {
+            PyErr_SetString(PyExc_ValueError, "apply_itch(): locate out of range");
+            return -1;
+        }
+        st->ts[kk] = vv;
+        st->seen[kk] = 1;
+    }
+    return 0;
+}
+
+/* Write the running maxima back (first-change order, as the Python loop inserts them), even after an error. */
+static int
+store_ts(PyObject *locate_ts, TsState *st, Py_ssize_t ntouched)
+{
+    int err = 0;
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    for (Py_ssize_t k = 0; k < ntouched; k++) {
+        uint16_t loc = st->touched[k];
+        PyObject *key = PyLong_FromLong(loc), *val = PyLong_FromLongLong(st->ts[loc]);
+        int bad = key == NULL || val == NULL || PyDict_SetItem(locate_ts, key, val) < 0;
+        Py_XDECREF(key);
+        Py_XDECREF(val);
+        if (bad) {
+            if (et == NULL)
+                PyErr_Fetch(&et, &ev, &tb);
+            PyErr_Clear();
+            err = 1;
+        }
+    }
+    PyErr_Restore(et, ev, tb);
+    return err ? -1 : 0;
+}
+
+/* apply_itch(orders, ghosts, by_locate, locate_ts, book_for, buf, offsets, types, first_ts)
+ *   -> (first_ts, counter deltas in book._COUNTER_NAMES order) */
+static PyObject *
+apply_itch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (ItchBookType == NULL || ExchangeType == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "apply_itch(): install() and bind_itch() were not called");
+        return NULL;
+    }
+    if (nargs != 9 || !PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[1]) || !PyDict_CheckExact(args[2])
+        || !PyDict_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "apply_itch(orders, ghosts, by_locate, locate_ts, book_for, buf, offsets, types, first_ts)");
+        return NULL;
+    }
+    PyObject *orders = args[0], *ghosts = args[1], *by_locate = args[2], *locate_ts = args[3], *book_for = args[4];
+    PyObject *bufobj = args[5];
+    int have_first = args[8] != Py_None;
+    long long first = 0;
+    if (have_first && (first = PyLong_AsLongLong(args[8])) == -1 && PyErr_Occurred())
+        return NULL;
+    Py_buffer view, ov, tv;
+    if (PyObject_GetBuffer(bufobj, &view, PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(args[6], &ov, PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[7], &tv, PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&ov);
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    TsState *st = NULL;
+    Tally c;
+    memset(&c, 0, sizeof c);
+    Py_ssize_t n = tv.len, ntouched = 0;
+    const uint8_t *b = (const uint8_t *)view.buf, *types = (const uint8_t *)tv.buf;
+    const int64_t *offs = (const int64_t *)ov.buf;
+    int err = 0;
+    if (ov.len != n * 8 || ov.itemsize != 8 || tv.itemsize != 1) {
+        PyErr_SetString(PyExc_ValueError, "apply_itch(): offsets must be int64 and as many as the uint8 types");
+        goto release;
+    }
+    if ((st = PyMem_Calloc(1, sizeof(TsState))) == NULL) {
+        PyErr_NoMemory();
+        goto release;
+    }
+    if (load_ts(locate_ts, st) < 0)
+        goto release;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint8_t t = types[i];
+        if (FrameLen[t] == 0)
+            continue;
+        int64_t off = offs[i];
+        if (off < 0 || off + 2 + FrameLen[t] > view.len) {
+            PyErr_SetString(PyExc_ValueError, "apply_itch(): frame outside the buffer");
+            err = 1;
+            break;
+        }
+        Py_ssize_t m = (Py_ssize_t)off + 2;
+        uint16_t loc = (uint16_t)be(b + m + 1, 2);
+        long long ts = (long long)be(b + m + 5, 6);
+        if (!have_first) {
+            have_first = 1;
+            first = ts;
+        }
+        long long last = st->seen[loc] ? st->ts[loc] : -1;
+        if (ts < last) {
+            c.regress++;
+        }
+        else {
+            if (st->seen[loc] != 2)
+                st->touched[ntouched++] = loc;
+            st->ts[loc] = ts;
+            st->seen[loc] = 2;
+        }
+        if (apply_one(orders, ghosts, by_locate, book_for, bufobj, b, m, t, loc, &c) < 0) {
+            err = 1;
+            break;
+        }
+    }
+    if (store_ts(locate_ts, st, ntouched) < 0)
+        err = 1;
+    if (!err) {
+        PyObject *fst = have_first ? PyLong_FromLongLong(first) : Py_NewRef(Py_None);
+        if (fst != NULL)
+            result = Py_BuildValue("(N(LLLLLLLLLLLLLLL))", fst, c.adds, c.execs, c.exec_sh, c.cancels,
+                                   c.cancel_sh, c.deletes, c.replaces, c.trades, c.trade_sh, c.unknown, c.dup,
+                                   c.crossed, c.negative, c.regress, c.skipped);
+    }
+release:
+    PyMem_Free(st);
+    PyBuffer_Release(&tv);
+    PyBuffer_Release(&ov);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* bind_itch(book_cls): the ExchangeBook class whose `exchange` slot apply_itch reads (after install()). */
+static PyObject *
+bind_itch(PyObject *module, PyObject *cls)
+{
+    (void)module;
+    if (ExchangeType == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "bind_itch(): install() was not called");
+        return NULL;
+    }
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "bind_itch(cls)");
+        return NULL;
+    }
+    Py_ssize_t off = member_offset((PyTypeObject *)cls, "exchange");
+    if (off < 0)
+        return NULL;
+    ItchBookExOff = off;
+    Py_XSETREF(ItchBookType, (PyTypeObject *)Py_NewRef(cls));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef ModuleMethods[] = {
     {"install", (PyCFunction)(void (*)(void))install, METH_FASTCALL,
-     "install(cls, cfg) -> {name: method}: C versions of submit_limit, _match and cancel for `cls`."},
+     "install(cls, cfg) -> {name: method}: C versions of submit_limit, _match, cancel and reduce for `cls`."},
+    {"bind_itch", (PyCFunction)bind_itch, METH_O,
+     "bind_itch(book_cls): the ExchangeBook class apply_itch reads Exchanges from (after install())."},
+    {"apply_itch", (PyCFunction)(void (*)(void))apply_itch, METH_FASTCALL,
+     "apply_itch(orders, ghosts, by_locate, locate_ts, book_for, buf, offsets, types, first_ts) -> "
+     "(first_ts, counters): ITCH frames through one Exchange per symbol."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef AccelModule = {
     PyModuleDef_HEAD_INIT, "engine.lob._accel",
-    "C hot paths (submit_limit, _match, cancel) over the pure-Python Exchange's own data structures.", -1,
+    "C hot paths (submit_limit, _match, cancel, reduce) over the pure-Python Exchange's own data structures.", -1,
     ModuleMethods, NULL, NULL, NULL, NULL,
 };
 

@@ -34,11 +34,12 @@ EV_STOP_MARKET: Final = 4
 EV_STOP_LIMIT: Final = 5
 EV_TRAIL_MARKET: Final = 6
 EV_TRAIL_LIMIT: Final = 7
+EV_REDUCE: Final = 8  # an in-place reduction of a resting order (ITCH partial cancel/execution); ours only
 
 KIND_NAMES: Final = ("submit_limit", "submit_market", "cancel", "modify", "submit_stop_market",
-                     "submit_stop_limit", "submit_trailing_stop_market", "submit_trailing_stop_limit")
+                     "submit_stop_limit", "submit_trailing_stop_market", "submit_trailing_stop_limit", "reduce")
 TAG_NAMES: Final = ("SubmitLimit", "SubmitMarket", "Cancel", "Modify", "SubmitStopMarket", "SubmitStopLimit",
-                    "SubmitTrailingStopMarket", "SubmitTrailingStopLimit")
+                    "SubmitTrailingStopMarket", "SubmitTrailingStopLimit", "Reduce")
 # Field names of each tuple form after the kind code (owner/stp are the trailing extras of submits).
 FIELDS: Final = (
     ("side", "price", "quantity", "time_in_force", "owner", "stp_policy"),
@@ -49,6 +50,7 @@ FIELDS: Final = (
     ("side", "stop_price", "limit_price", "quantity", "time_in_force"),
     ("side", "stop_price", "quantity", "trail_method"),
     ("side", "stop_price", "limit_price", "quantity", "time_in_force", "trail_method"),
+    ("order_id", "quantity"),
 )
 _TAG_CODE: Final = {name: code for code, name in enumerate(TAG_NAMES)}
 _PRICE_FIELDS: Final = frozenset({"price", "stop_price", "limit_price", "new_price"})
@@ -64,7 +66,7 @@ class Event:
 
     @property
     def kind(self) -> str:
-        """One of submit_limit, submit_market, cancel, modify, submit_stop_*, submit_trailing_stop_*."""
+        """One of submit_limit, submit_market, cancel, modify, submit_stop_*, submit_trailing_stop_*, reduce."""
         return KIND_NAMES[self.raw[0]]
 
     def fields(self) -> dict[str, Any]:
@@ -256,6 +258,8 @@ def event_from_json(obj: Any) -> tuple[Any, ...]:
             values.append(_need_int(body, name, *_I64))
         else:
             values.append(_need_int(body, name, *_U64))
+    if code == EV_REDUCE and values[2] == 0:
+        raise ValueError("field 'quantity' of Reduce must be greater than zero")
     return tuple(values)
 
 
@@ -274,6 +278,8 @@ def oracle_event_from_json(obj: Any) -> tuple[Any, ...]:
     if not isinstance(obj, dict):
         raise ValueError("expected a JSON object")
     kind = obj.get("type")
+    if kind == TAG_NAMES[EV_REDUCE]:  # our own kind: say why rather than just "unknown"
+        raise ValueError("unknown event type 'Reduce': not part of the oracle dialect (use the events dialect)")
     code = _ORACLE_TYPES.get(kind) if isinstance(kind, str) else None
     if code is None:
         raise ValueError(f"unknown event type {obj.get('type')!r}")

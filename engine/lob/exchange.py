@@ -3,7 +3,7 @@
 Deterministic: ids and timestamps are logical counters, never the wall clock. Orders are addressed by id,
 never by queue position (reference bug B1). Hot paths are inlined on purpose (see docs/benchmarks.md);
 queries live in `queries.py`, the event log and replay in `history.py`. The optional C module `_accel.c`
-replaces submit_limit/_match/cancel on the same data structures; the Python methods here stay the reference.
+replaces submit_limit/_match/cancel/reduce on the same data structures; the Python methods here stay the reference.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from engine.errors import LobValidationError
 from engine.lob import stops as _stops
-from engine.lob.events import EV_MODIFY, EV_STOP_LIMIT, EV_STOP_MARKET, EV_TRAIL_LIMIT, EV_TRAIL_MARKET
+from engine.lob.events import EV_MODIFY, EV_REDUCE, EV_STOP_LIMIT, EV_STOP_MARKET, EV_TRAIL_LIMIT, EV_TRAIL_MARKET
 from engine.lob.history import HistoryMixin
 from engine.lob.queries import QueryMixin
 from engine.lob.record import CANCEL_RESULTS, EXT, ORIG, PRICE, REM, SIDE, STATUS, TS, make_ext
@@ -421,6 +421,38 @@ class Exchange(QueryMixin, HistoryMixin):
         res = self._match(r[SIDE], new_price, new_quantity, r[EXT], log=False)
         return _new(ModifyResult, (True, order_id, res[0], cancelled, res[2], None))
 
+    def reduce(self, order_id: int, quantity: int) -> int:
+        """Reduce a resting order by `quantity` in place, keeping its queue position; returns what is left.
+
+        Not a trade: no Trade, last trade price unchanged, no stop fires. The order's original quantity shrinks
+        with it, so its filled quantity is unchanged. Reducing by at least the remaining quantity takes the order
+        off the book as CANCELLED and returns 0. LobValidationError, with nothing changed or logged, for
+        quantity <= 0 ("InvalidQuantity"), an unknown id ("OrderNotFound") or an order no longer resting
+        ("OrderNotActive").
+        """
+        if type(quantity) is not _INT:
+            quantity = check_quantity(quantity)
+        if quantity <= 0:
+            raise LobValidationError("InvalidQuantity", "reduce quantity must be greater than zero")
+        r = self._orders.get(order_id)
+        if r is None:
+            raise LobValidationError("OrderNotFound", f"order {order_id} is not on this book")
+        if r[STATUS] >= FILLED:
+            raise LobValidationError("OrderNotActive", f"order {order_id} is no longer resting")
+        self._events.append([EV_REDUCE, order_id, quantity])
+        rem: int = r[REM]
+        if quantity >= rem:
+            self._take_off_book(order_id, r)
+            return 0
+        self._orders[order_id] = (r[SIDE], r[PRICE], r[ORIG] - quantity, rem - quantity, r[TS], r[STATUS], r[EXT])
+        if r[SIDE] == BUY:
+            self._bcache = None
+            self._bids[r[PRICE]][0] -= quantity
+        else:
+            self._acache = None
+            self._asks[r[PRICE]][0] -= quantity
+        return rem - quantity
+
     # ------------------------------------------------------------------ stops
 
     def submit_stop_market(self, side: str, stop_price: int, quantity: int) -> StopSubmitResult:
@@ -476,7 +508,8 @@ class Exchange(QueryMixin, HistoryMixin):
 
 
 # The pure-Python hot paths, kept as the reference (tests build a pure instance from them).
-PY_METHODS: Final = {"submit_limit": Exchange.submit_limit, "_match": Exchange._match, "cancel": Exchange.cancel}
+PY_METHODS: Final = {"submit_limit": Exchange.submit_limit, "_match": Exchange._match, "cancel": Exchange.cancel,
+              "reduce": Exchange.reduce}
 
 
 def _install_accel() -> bool:
@@ -488,7 +521,7 @@ def _install_accel() -> bool:
         methods = accel.install(Exchange, {
             "SubmitResult": SubmitResult, "CancelResult": CancelResult, "CANCEL_RESULTS": CANCEL_RESULTS,
             "NOT_ACTIVE": _NOT_ACTIVE, "SIDE_CODES": SIDE_CODES, "SIDE_NAMES": SIDE_NAMES, "deque": deque,
-            "stops": _stops, "StopBook": _stops.StopBook, **PY_METHODS,
+            "stops": _stops, "StopBook": _stops.StopBook, "EV_REDUCE": EV_REDUCE, **PY_METHODS,
         })
     except (ImportError, TypeError, KeyError):  # not built, or built against a different layout: stay pure
         return False

@@ -16,6 +16,7 @@ from engine.lob.events import (
     EV_LIMIT,
     EV_MARKET,
     EV_MODIFY,
+    EV_REDUCE,
     EV_STOP_LIMIT,
     EV_STOP_MARKET,
     EV_TRAIL_LIMIT,
@@ -98,6 +99,8 @@ class HistoryMixin:
             ex.submit_stop_limit(SIDE_NAMES[e[1]], e[2], e[3], e[4], TIF_NAMES[e[5]])
         elif kind in (EV_TRAIL_MARKET, EV_TRAIL_LIMIT):
             _stops.apply_trailing_event(ex, e)
+        elif kind == EV_REDUCE:
+            ex.reduce(e[1], e[2])
         else:
             raise ValueError(f"unknown event kind {kind!r}")
         return [_new(Trade, t) for t in self._trades[before:]]

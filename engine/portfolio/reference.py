@@ -38,6 +38,8 @@ _MAX_CENTS = 2**53
 _SMALL = 2**48
 # trunc(E·w) must fit int64 for any |w| <= GROSS_LIMIT.
 _MAX_EQUITY = 2**59
+# Holdings valued at or beyond this may have wrapped the int64 sum.
+_WRAP_GUARD = float(2**62)
 
 
 def cost_cents(notional: int, bps: int) -> int:
@@ -306,17 +308,25 @@ class _Book:
         self.cash = cash
         self.bps = bps
 
-    def equity(self, prices: IntArray) -> int:
-        return self.cash + int(self.qty @ prices)
+    def equity(self, prices: IntArray, period: int) -> int:
+        """Cash plus holdings at `prices`; BacktestError if that leaves the exact int64 range."""
+        exact = self.cash + int(self.qty @ prices)
+        # The int64 dot wraps silently past 2**63; the float one is within rounding of the true value, so a value
+        # the integers cannot hold shows up here instead of as a negative equity.
+        approx = float(self.cash) + float(self.qty @ prices.astype(np.float64))
+        if abs(approx) >= _WRAP_GUARD:
+            raise BacktestError(f"equity of about {approx:.3g} cents is beyond the exact range of the integer model",
+                                period)
+        return exact
 
-    def rebalance(self, equity: int, weights: _WeightRow, prices: IntArray) -> int:
+    def rebalance(self, equity: int, weights: _WeightRow, prices: IntArray, period: int) -> int:
         """Close untargeted holdings (symbol order), then trade the weight list in order, at `prices`.
 
         Returns the equity after trading (trades at the marking price only cost their fees).
         """
         qty = self.qty
         if abs(equity) >= _MAX_EQUITY:
-            raise BacktestError(f"equity {equity} cents is beyond the exact range of the integer model")
+            raise BacktestError(f"equity {equity} cents is beyond the exact range of the integer model", period)
         if weights.identity:  # the hot path: every symbol listed in column order, so no gathers or closes
             num = (float(equity) * weights.w).astype(np.int64)  # astype truncates toward zero, like the reference
             num -= qty * prices
@@ -509,12 +519,12 @@ def _simulate(schedule: _Schedule, cash0: int, bps: int, stops_cfg: StopConfig |
         if not schedule.full_rows and ((book.qty != 0) & (row == 0)).any():
             missing = ", ".join(names[j] for j in np.flatnonzero((book.qty != 0) & (row == 0)))
             raise BacktestError(f"held symbol(s) {missing} have no price; give a price to value or close them", t)
-        equity = book.equity(row)
+        equity = book.equity(row, t)
         if equity > 0:
-            equity = book.rebalance(equity, weights, row)
+            equity = book.rebalance(equity, weights, row, t)
         if stops is not None:
             events.extend(_run_stops(stops, book, schedule, row, t))
-            equity = book.equity(row)
+            equity = book.equity(row, t)
         curve[t + 1] = equity
         qty[t] = book.qty
     out = _outputs(schedule, qty, curve)

@@ -18,9 +18,12 @@ _DEFAULT = ("submit_no_match", "submit_match_1", "cancel_deep", "bbo", "l2_top10
             "cli_help")
 _PIPELINE = ("plan_500", "audit_1m")
 _BACKTEST = ("backtest_monthly", "backtest_daily")
-_WORKLOADS = (*_DEFAULT, *_PIPELINE, *_BACKTEST)
+_ITCH = ("itch_decode", "itch_replay")
+_WORKLOADS = (*_DEFAULT, *_PIPELINE, *_BACKTEST, *_ITCH)
 _WORKLOAD_HELP = (f"Run only this workload (repeatable): {', '.join(_WORKLOADS)}. "
-                  "Default: all but the pipeline ones.")
+                  "Default: all but the pipeline, backtest and ITCH ones.")
+# Units of the `ops` column for rows with a variant (messages for the ITCH rows, periods for the backtests).
+_UNITS = {"plan_500": "symbols", "audit_1m": "lines", "itch_decode": "msgs", "itch_replay": "msgs"}
 _PIPELINE_LABELS = {("plan_500", "cold"): ("nanobook plan (cold)", "  plan cold"),
                     ("plan_500", "warm"): ("nanobook plan (warm)", "  plan warm"),
                     ("audit_1m", "library"): ("read + decide (library)", "  read+decide"),
@@ -32,7 +35,10 @@ _PIPELINE_LABELS = {("plan_500", "cold"): ("nanobook plan (cold)", "  plan cold"
                     ("backtest_daily", "float"): ("float mode (backtest_arrays)", "  float"),
                     ("backtest_daily", "vectorbt"): ("vectorbt from_orders (warm)", "  vectorbt"),
                     ("backtest_daily", "reference"): ("reference mode (…_weights_arrays)", "  reference"),
-                    ("backtest_daily", "nanobook"): ("nanobook.backtest_weights + inputs", "  nanobook")}
+                    ("backtest_daily", "nanobook"): ("nanobook.backtest_weights + inputs", "  nanobook"),
+                    ("itch_decode", "bulk"): ("bulk_decode (numpy arrays)", "  bulk"),
+                    ("itch_replay", "exchange"): ("replay, Exchange books (default)", "  exchange"),
+                    ("itch_replay", "itch"): ("replay, ItchBook (--books itch)", "  itchbook")}
 
 
 def bench(
@@ -50,6 +56,10 @@ def bench(
         False, "--backtest",
         help="Also run the backtest workloads: 2520 days × 100 symbols, monthly and daily, float mode vs warm "
              "vectorbt and reference mode vs the nanobook package (incl. building its inputs)."),
+    itch: bool = typer.Option(
+        False, "--itch",
+        help="Also run the ITCH 5.0 workloads on a synthetic 1,000,000-order session: itch_decode (bulk_decode) "
+             "and itch_replay (replay_itch through Exchange books, the default, and through ItchBook)."),
     workload: list[str] | None = typer.Option(None, "--workload", "-w", metavar="NAME", help=_WORKLOAD_HELP),
     repeat: int | None = typer.Option(
         None, "--repeat", "-r", min=1, max=100,
@@ -67,6 +77,8 @@ def bench(
     variant the reference survives), and the wall time of `nanobook --help`. Final books are cross-checked.
     With --pipeline (or -w plan_500 / -w audit_1m): `nanobook plan` of a 500-symbol target on the sim, cold and
     warm, and reading + deciding on a 1,000,000-line audit log, in the library and through `nanobook replay`.
+    With --backtest: backtests against vectorbt and the reference package. With --itch (or -w itch_decode /
+    -w itch_replay): ITCH 5.0 bulk decode and replay (Exchange books and ItchBook), in messages per second.
     See docs/benchmarks.md. Example: nanobook bench --vs-reference --vs-peers --repeat 5
 
     Exit codes: 0 ok · 1 our book disagreed with the model or the reference · 2 usage.
@@ -77,11 +89,13 @@ def bench(
 
     begin("bench", json_out)
     chosen = list(dict.fromkeys(workload or [*_DEFAULT, *(_PIPELINE if pipeline else ()),
-                                             *(_BACKTEST if backtest else ())]))
+                                             *(_BACKTEST if backtest else ()), *(_ITCH if itch else ())]))
     if workload and pipeline:
         chosen += [name for name in _PIPELINE if name not in chosen]
     if workload and backtest:
         chosen += [name for name in _BACKTEST if name not in chosen]
+    if workload and itch:
+        chosen += [name for name in _ITCH if name not in chosen]
     for name in chosen:
         if name not in _WORKLOADS:
             raise _usage_error(f"unknown workload {name!r} (choose from: {', '.join(_WORKLOADS)})", json_out)
@@ -296,7 +310,7 @@ def _render(report: BenchReport) -> None:
                         ref="", peer="")
         if r.variant is not None:
             wide, narrow = _PIPELINE_LABELS.get((r.workload, r.variant), (r.variant, f"  {r.variant}"))
-            unit = {"plan_500": "symbols", "audit_1m": "lines"}.get(r.workload, "periods")
+            unit = _UNITS.get(r.workload, "periods")
             cell.update(impl=narrow if compact else wide, ops=f"{r.ops:,} {unit}", rate=f"{_rate(r.ops_per_s)}/s",
                         ns="", p50=_ms(r.seconds), p99=_ms(None if r.p99_ns is None else r.p99_ns / 1e9),
                         ref="", peer="", target=", ".join(targets.get(f"{r.workload}/{r.variant}", [])))
@@ -314,6 +328,9 @@ def _render(report: BenchReport) -> None:
         console.print("pyorderbook runs a quarter of N, with its Order objects built before timing (favours it).")
     if pipeline_rows and cfg["quick"]:
         console.print("--quick: pipeline workloads ran on tiny sizes; their targets are not judged (·).")
+    if cfg.get("itch_order_events"):
+        console.print(f"ITCH: a synthetic session of {cfg['itch_order_events']:,} order events, timed in this "
+                      "process; msgs/s = messages / median seconds.")
 
 
 def _pct(value: float | None) -> str:

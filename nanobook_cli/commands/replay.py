@@ -31,6 +31,8 @@ def replay(
     itch: bool = typer.Option(False, "--itch", help="FILE is NASDAQ TotalView-ITCH 5.0 (plain or .gz)."),
     symbols: str | None = typer.Option(None, "--symbols", metavar="AAPL,MSFT", help="ITCH: books for these only."),
     limit: int | None = typer.Option(None, "--limit", min=1, metavar="N", help="ITCH: stop after N messages."),
+    books: str = typer.Option("exchange", "--books", metavar="exchange|itch",
+                              help="ITCH: one engine.lob Exchange per symbol, or the leaner (faster) ITCH books."),
 ) -> None:
     """Replay a recording: order-book events into a fresh book, or an audit log into a recovery decision.
 
@@ -42,7 +44,7 @@ def replay(
     if itch:
         from nanobook_cli.commands import replay_itch
 
-        replay_itch.run(file, symbols, limit, depth, json_out)
+        replay_itch.run(file, symbols, limit, depth, json_out, books)
         return
     from engine.lob.replay import replay_file
     from nanobook_cli.output.envelope import begin, emit

@@ -7,21 +7,32 @@ from pathlib import Path
 from typing import Any
 
 _BAR_WIDTH = 30
+_BOOK_NAMES = {"exchange": "Exchange", "itch": "ITCH"}
 
 
-def run(file: Path, symbols: str | None, limit: int | None, depth: int, json_out: bool) -> None:
-    """Replay FILE through per-symbol books; JSON: `data.messages`, `data.counts`, `data.books` (full depth)."""
+def run(file: Path, symbols: str | None, limit: int | None, depth: int, json_out: bool,
+        books: str = "exchange") -> None:
+    """Replay FILE through per-symbol books; JSON: `data.messages`, `data.counts`, `data.books` (full depth).
+
+    `books`: "exchange" (one engine.lob Exchange per symbol, the default) or "itch" (leaner books, same output).
+    """
+    import typer
+
     from configs.errors import InputError
     from engine.lob.itch import replay_itch
+    from engine.lob.itch.replay import BOOK_KINDS
     from nanobook_cli.output.envelope import begin, emit
 
+    if books not in BOOK_KINDS:
+        raise typer.BadParameter(f"must be one of {', '.join(BOOK_KINDS)}, not {books!r}", param_hint="--books")
     begin("replay", json_out)
     if not file.is_file():
         raise InputError(f"{file}: no such ITCH file")
     wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else None
-    result = _with_progress(lambda cb: replay_itch(file, symbols=wanted, limit=limit, timed=True, progress=cb), file)
+    result = _with_progress(lambda cb: replay_itch(file, symbols=wanted, limit=limit, timed=True, progress=cb,
+                                                      books=books), file)
     summary = result.summary()
-    data = {"path": str(file), "kind": "itch", **summary}
+    data = {"path": str(file), "kind": "itch", "book_kind": books, **summary}
     if json_out:
         emit("ok", 0, data)
         return
@@ -52,7 +63,7 @@ def _render(data: dict[str, Any], depth: int) -> None:
 
     console = out()
     console.print(f"Replayed {data['messages']:,} ITCH 5.0 messages from {data['path']} "
-                  f"({data['symbols']} book(s), {data['open_orders']:,} open orders"
+                  f"({data['symbols']} {_BOOK_NAMES[data['book_kind']]} book(s), {data['open_orders']:,} open orders"
                   f"{', stopped at --limit' if data['limit_reached'] else ''})")
     counts = Table(title="Messages by type", show_edge=False)
     counts.add_column("type")

@@ -140,3 +140,38 @@ def test_help_lists_the_pipeline_option() -> None:
     proc = run("--help")
     assert proc.returncode == 0
     assert "--pipeline" in proc.stdout and "plan_500" in proc.stdout
+
+
+def test_itch_quick_json_rows_and_unjudged_targets() -> None:
+    proc = run("--itch", "--quick", "--json", "-w", "itch_decode")  # --itch adds itch_replay to the chosen one
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["status"] == "ok" and doc["warnings"] == []
+    rows = {(r["workload"], r["variant"]): r for r in doc["data"]["results"]}
+    assert set(rows) == {("itch_decode", "bulk"), ("itch_replay", "exchange"), ("itch_replay", "itch")}
+    for row in rows.values():
+        assert row["implementation"] == "ours" and row["error"] is None and row["agree"] is True
+        details = row["details"]
+        assert row["ops"] == details["messages"] and details["bytes"] > row["ops"]
+        assert row["ops_per_s"] > 0 and details["best_msgs_per_s"] >= details["median_msgs_per_s"] > 0
+        assert not any(details["invariants"].values())
+    assert doc["data"]["config"]["workloads"] == ["itch_decode", "itch_replay"]
+    assert doc["data"]["config"]["itch_order_events"] == 20_000
+    targets = {(t["workload"], t["variant"]): t for t in doc["data"]["targets"] if t["workload"].startswith("itch")}
+    assert set(targets) == {("itch_decode", "bulk"), ("itch_replay", "exchange")}
+    assert all(t["kind"] == "min_ops_per_s" and t["met"] is None for t in targets.values())
+
+
+def test_itch_table_names_the_variants() -> None:
+    proc = run("--quick", "-w", "itch_replay")
+    assert proc.returncode == 0, proc.stderr
+    for text in ("itch_replay", "replay, Exchange books (default)", "replay, ItchBook (--books itch)", "msgs",
+                 "≥ 0.5 M/s ·"):
+        assert text in proc.stdout
+    assert "itch_decode" not in proc.stdout and "loop-overhead" not in proc.stdout
+
+
+def test_help_lists_the_itch_option() -> None:
+    proc = run("--help")
+    assert proc.returncode == 0
+    assert "--itch" in proc.stdout and "itch_replay" in proc.stdout

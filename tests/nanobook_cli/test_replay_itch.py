@@ -71,3 +71,18 @@ def test_missing_file_exits_4(tmp_path: Path) -> None:
     proc = _run("--itch", str(tmp_path / "nope.itch"))
     assert proc.returncode == 4
     assert "no such ITCH file" in proc.stderr + proc.stdout
+
+
+def test_itch_books_agree_with_the_default_exchange_books_and_bad_kind_exits_2() -> None:
+    default = _run("--itch", str(SAMPLE), "--json")
+    itch = _run("--itch", str(SAMPLE), "--json", "--books", "itch")
+    assert default.returncode == itch.returncode == 0, itch.stderr
+    a, b = json.loads(default.stdout)["data"], json.loads(itch.stdout)["data"]
+    assert a["books"] and any(book["bids"] and book["asks"] for book in a["books"].values())
+    for key in ("books", "counts", "invariants"):
+        assert b[key] == a[key], key
+    bad = _run("--itch", str(SAMPLE), "--books", "nonsense")
+    out = bad.stdout + bad.stderr
+    assert bad.returncode == 2 and "Traceback" not in out
+    errors = [line for line in out.splitlines() if "nonsense" in line]
+    assert len(errors) == 1 and "--books" in errors[0] and "exchange, itch" in errors[0]

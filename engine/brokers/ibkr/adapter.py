@@ -177,7 +177,9 @@ class IbkrBroker:
             try:
                 return self._connect_once()
             except BrokerUnavailable as e:
-                if self._client_id_in_use:
+                # On a first connect a 326 means another program holds the id, and waiting cannot help. Right after
+                # we dropped our own session it is most likely that session, not yet released by TWS: back off.
+                if self._client_id_in_use and not reconnect:
                     raise
                 last = e
         tries = max(1, attempts)

@@ -5,6 +5,7 @@ Also a spec-exact writer and synthetic session generator for tests and demos.
 
 from engine.lob.itch.book import Counters, ItchBook, Reconstructor, level_rows
 from engine.lob.itch.bulk import HIGH_VOLUME, BulkResult, bulk_decode, decode_block, output_dtype
+from engine.lob.itch.exchange_books import ExchangeBook, ExchangeReconstructor
 from engine.lob.itch.reader import Block, Message, decode_at, iter_blocks, iter_messages
 from engine.lob.itch.replay import ItchReplayResult, latency_summary, replay_itch
 from engine.lob.itch.spec import LAYOUTS, MESSAGE_LENGTHS, MESSAGE_NAMES, ItchError
@@ -18,6 +19,8 @@ __all__ = [
     "Block",
     "BulkResult",
     "Counters",
+    "ExchangeBook",
+    "ExchangeReconstructor",
     "ItchBook",
     "ItchError",
     "ItchReplayResult",

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.lob import exchange as exchange_module
+from engine.lob.events import EV_REDUCE
 from engine.lob.exchange import ACCELERATED, PY_METHODS, Exchange
 from engine.lob.types import PRICE_MAX, PRICE_MIN, U64_MAX
 
@@ -38,6 +39,7 @@ class PureExchange(Exchange):
     submit_limit = PY_METHODS["submit_limit"]  # type: ignore[assignment]
     _match = PY_METHODS["_match"]  # type: ignore[assignment]
     cancel = PY_METHODS["cancel"]  # type: ignore[assignment]
+    reduce = PY_METHODS["reduce"]  # type: ignore[assignment]
 
 
 # ---------------------------------------------------------------------------- observing both books
@@ -129,8 +131,10 @@ def random_op(rng: random.Random, next_id: int) -> tuple[Any, ...]:
     if roll < 0.48:
         kwargs = {"owner": rng.choice([None, 1, 2]), "stp_policy": rng.choice(STPS)} if rng.random() < 0.5 else {}
         return ("submit_market", (side, qty), kwargs)
-    if roll < 0.70:
+    if roll < 0.62:
         return ("cancel", (target,), {})
+    if roll < 0.70:
+        return reduce_op(rng, target)
     if roll < 0.78:
         return ("modify", (target, price, qty), {})
     if roll < 0.86:
@@ -138,6 +142,18 @@ def random_op(rng: random.Random, next_id: int) -> tuple[Any, ...]:
     if roll < 0.90:
         return ("try_submit_limit", (side, rng.choice([0, price]), qty), {})
     return edge_op(rng, side, price, qty)
+
+
+def reduce_op(rng: random.Random, target: int) -> tuple[Any, ...]:
+    """Mostly plain in-place reductions; sometimes a value the C path must hand back to Python (which raises)."""
+    if rng.random() < 0.85:
+        return ("reduce", (target, rng.choice([1, 1, 2, 3, 5, 10, 25, 60, 200])), {})
+    odd = rng.choice([0, -1, U64_MAX, U64_MAX + 1, 2**70, True, 2.0, np.int64(3), "3", None])
+    if rng.random() < 0.2:
+        return ("reduce", (rng.choice([[1], None, "x"]), 1), {})
+    if rng.random() < 0.1:
+        return ("reduce", (target,), {"quantity": 1})
+    return ("reduce", (target, odd), {})
 
 
 def stop_op(rng: random.Random, side: str, price: int, qty: int) -> tuple[Any, ...]:
@@ -186,6 +202,25 @@ def random_stream(seed: int, n: int) -> list[tuple[Any, ...]]:
     return ops
 
 
+def reduce_stream(seed: int, n: int) -> tuple[list[tuple[Any, ...]], list[int]]:
+    """Random traffic where about a third of the ops reduce an order resting at that point; also what those left."""
+    rng = random.Random(seed)
+    probe = PureExchange()
+    ops: list[tuple[Any, ...]] = []
+    lefts: list[int] = []
+    for _ in range(n):
+        live = [oid for oid, r in probe._orders.items() if r[5] <= 1]  # status new or partially filled
+        if live and rng.random() < 0.35:
+            op: tuple[Any, ...] = ("reduce", (rng.choice(live), rng.choice([1, 1, 2, 3, 5, 10, 25, 60])), {})
+        else:
+            op = random_op(rng, probe._next_id)
+        res = outcome(probe, op)
+        if op[0] == "reduce" and res[0] == "ok":
+            lefts.append(res[2])
+        ops.append(op)
+    return ops, lefts
+
+
 # ---------------------------------------------------------------------------- wiring
 
 
@@ -195,7 +230,7 @@ def test_built_module_is_used_unless_disabled() -> None:
         assert Exchange.submit_limit is PY_METHODS["submit_limit"]
         return
     assert ACCELERATED
-    for name in ("submit_limit", "_match", "cancel"):
+    for name in ("submit_limit", "_match", "cancel", "reduce"):
         assert type(Exchange.__dict__[name]).__name__ == "method_descriptor", name
         assert Exchange.__dict__[name] is not PY_METHODS[name]
 
@@ -224,6 +259,16 @@ def test_pure_instance_really_runs_python() -> None:
 def test_seeded_streams_identical(seed: int) -> None:
     fast, pure = run_both(random_stream(seed, 1500), full_every=25)
     check_final(fast, pure)
+
+
+@needs_accel
+@pytest.mark.parametrize("seed", range(4))
+def test_reduce_streams_identical(seed: int) -> None:
+    ops, lefts = reduce_stream(seed, 1200)
+    fast, pure = run_both(ops, full_every=20)
+    check_final(fast, pure)
+    assert len([e for e in fast.event_tuples() if e[0] == EV_REDUCE]) == len(lefts) > 200
+    assert 0 in lefts and max(lefts) > 0  # some reductions take the order off the book, others keep it
 
 
 @needs_accel
@@ -265,6 +310,7 @@ OP = st.one_of(
     st.tuples(st.just("cancel"), st.tuples(st.integers(0, 40)), st.just({})),
     st.tuples(st.just("modify"), st.tuples(st.integers(0, 40), st.integers(97, 103), st.integers(0, 30)),
               st.just({})),
+    st.tuples(st.just("reduce"), st.tuples(st.integers(0, 40), st.integers(-1, 35)), st.just({})),
     st.tuples(st.just("submit_stop_market"), st.tuples(st.sampled_from(["buy", "sell"]), st.integers(97, 103),
                                                        st.integers(1, 30)), st.just({})),
     st.tuples(st.just("submit_stop_limit"),
@@ -338,6 +384,11 @@ def test_odd_cancel_ids_identical() -> None:
                                   ("cancel", (True,), {}), ("cancel", (2.0,), {}), ("cancel", ([1],), {}),
                                   ("cancel", (None,), {}), ("cancel", (1,), {})]
     run_both(ops)
+    ops = [("submit_limit", ("buy", 100, 5), {}), ("submit_limit", ("sell", 101, 5), {}),
+           ("reduce", (True, 1), {}), ("reduce", (2.0, 2), {}), ("reduce", ([1], 1), {}), ("reduce", (None, 1), {}),
+           ("reduce", (1, 1.0), {}), ("reduce", (2.0, 9), {}), ("reduce", (1, 9), {})]
+    fast, _ = run_both(ops)
+    assert fast.best_bid_ask() == (None, None)
 
 
 # ---------------------------------------------------------------------------- reference bug B1
@@ -369,8 +420,12 @@ def churn(ex: Exchange, rng: random.Random, n: int) -> None:
         if r < 0.45:
             res = ex.submit_limit(side, rng.randint(90, 110), rng.randint(1, 50))
             live.append(res[0])
-        elif r < 0.75 and live:
+        elif r < 0.68 and live:
             ex.cancel(live.pop(rng.randrange(len(live))))
+        elif r < 0.75 and live:
+            oid = live[rng.randrange(len(live))]
+            if ex._orders[oid][3] and ex._orders[oid][5] <= 1:  # resting: reduce it (maybe away)
+                ex.reduce(oid, rng.randint(1, 30))
         elif r < 0.85:
             ex.submit_limit(side, rng.randint(90, 110), rng.randint(1, 50), "ioc")
         elif r < 0.9:

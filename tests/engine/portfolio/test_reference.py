@@ -214,7 +214,13 @@ SYMS = ("A", "B", "C", "D")
 def long_only_schedule(draw: st.DrawFn) -> tuple[list[list[tuple[str, float]]], list[list[tuple[str, int]]], int]:
     n = draw(st.integers(1, len(SYMS)))
     t = draw(st.integers(1, 8))
-    prices = [[(s, draw(st.integers(1, 10**6))) for s in SYMS[:n]] for _ in range(t)]
+    # Each price moves at most 4x per period, so even 3x leverage keeps equity far inside int64 (overflow has
+    # its own test); the path still visits prices from one cent to 10**6 cents.
+    last = [draw(st.integers(1, 10**6)) for _ in range(n)]
+    prices = [list(zip(SYMS[:n], last, strict=True))]
+    for _ in range(t - 1):
+        last = [draw(st.integers(max(1, p // 4), min(10**6, p * 4))) for p in last]
+        prices.append(list(zip(SYMS[:n], last, strict=True)))
     weights = []
     for _ in range(t):
         raw = [draw(st.floats(0.0, 1.0)) for _ in range(n)]
@@ -243,6 +249,16 @@ def test_zero_cost_rebalancing_moves_equity_only_through_prices(case: Any) -> No
             assert miss > -px[s] - 1e-6
             if t == 0:  # nothing to sell and Σw < 1, so no buy is trimmed: the miss is under one share
                 assert -1e-6 <= miss < px[s] + 1e-6
+
+
+def test_equity_past_the_int64_range_is_an_error_not_a_wrap() -> None:
+    """A 234770x jump on a fully invested book would wrap the int64 valuation to a negative equity."""
+    flat = [("A", 1), ("C", 1)]
+    weights = [[("A", 0.0), ("C", 0.999)], [("A", 0.0), ("C", 0.0)], [("A", 0.999), ("C", 0.0)], [("A", 0.0)]]
+    prices = [flat, [("A", 1), ("C", 81414)], flat, [("A", 234770), ("C", 1)]]
+    assert backtest_weights(weights[:3], prices[:3], 483522906, 0)["equity_curve"][-1] > 0
+    with pytest.raises(BacktestError, match=r"period 3: equity of about 9.2\de\+18 cents is beyond the exact range"):
+        backtest_weights(weights, prices, 483522906, 0)
 
 
 @settings(max_examples=100, deadline=None)

@@ -103,6 +103,17 @@ def test_scripted_326_on_the_first_connect(gateway: TwsGateway, sleeps: Sleeps) 
     b.close()
 
 
+def test_326_right_after_our_own_drop_is_retried_with_back_off(gateway: TwsGateway, sleeps: Sleeps) -> None:
+    """TWS may not have released our id yet when we reconnect at once: that 326 is our old session, not a rival."""
+    b = make_broker(gateway, sleeps, client_id=29)
+    b.account()
+    b._drop()  # as after a timeout: we close our session and reconnect straight away
+    gateway.inject(TwsFault.duplicate_client_id())
+    assert b.account().account_id == "DUFAKE01"
+    assert sleeps.calls == [1.0, 2.0]  # the reconnect's back-off, then one more after the 326
+    b.close()
+
+
 def test_account_is_the_only_managed_one_and_du_means_paper(ibkr: IbkrBroker) -> None:
     account = ibkr.account()
     assert account.account_id == "DUFAKE01"

@@ -41,7 +41,7 @@ def _queue(recon: Reconstructor, sym: str, buy: bool, price: int) -> list[tuple[
 
 
 def _both(data: bytes, **kw: Any) -> Any:
-    fast, timed = replay_itch(data, **kw), replay_itch(data, timed=True, **kw)
+    fast, timed = replay_itch(data, books="itch", **kw), replay_itch(data, timed=True, books="itch", **kw)
     assert fast.summary()["books"] == timed.summary()["books"]
     assert fast.summary()["operations"] == timed.summary()["operations"]
     assert fast.summary()["invariants"] == timed.summary()["invariants"]
@@ -122,13 +122,13 @@ def test_symbols_filter_limit_and_trades() -> None:
     assert list(s["books"]) == ["MSFT"] and s["books"]["MSFT"]["bids"][0]["quantity"] == 90
     assert s["counts"] == {"A": 2, "P": 1, "Q": 1, "R": 2, "X": 1} and s["messages"] == 7
     assert r.counters.unknown_refs == 0 and r.counters.trades == 1
-    lim = replay_itch(t.bytes(), limit=3)
+    lim = replay_itch(t.bytes(), limit=3, books="itch")
     assert lim.messages == 3 and lim.summary()["limit_reached"] is True
     assert lim.summary()["books"]["AAPL"]["bids"][0]["quantity"] == 100
 
 
 def test_books_convert_to_exchange_with_same_depth() -> None:
-    r = replay_itch(SAMPLE_PATH)
+    r = replay_itch(SAMPLE_PATH, books="itch")
     for sym, book in r.recon.books.items():
         ex = book.to_exchange()
         assert isinstance(book, ItchBook)
@@ -139,7 +139,7 @@ def test_books_convert_to_exchange_with_same_depth() -> None:
 def test_sample_file_is_the_generator_output_and_replays_clean() -> None:
     data = SAMPLE_PATH.read_bytes()
     assert data == synthesize(300, symbols=("AAPL", "MSFT", "NVDA"), seed=7)
-    s = replay_itch(SAMPLE_PATH).summary()
+    s = replay_itch(SAMPLE_PATH, books="itch").summary()
     assert all(v == 0 for v in s["invariants"].values())
     assert set(s["counts"]) == set("SRHYLVWKJhAFECXDUPQBINO")
     assert s["messages"] == sum(s["counts"].values())
@@ -149,7 +149,7 @@ def test_sample_file_is_the_generator_output_and_replays_clean() -> None:
 def test_determinism(seed: int) -> None:
     a = synthesize(3000, seed=seed)
     assert a == synthesize(3000, seed=seed)
-    docs = [json.dumps({k: v for k, v in replay_itch(a, block_bytes=b).summary().items()
+    docs = [json.dumps({k: v for k, v in replay_itch(a, block_bytes=b, books="itch").summary().items()
                         if k not in ("elapsed_s", "latency")}, sort_keys=True) for b in (1 << 22, 333)]
     assert docs[0] == docs[1]
     s = json.loads(docs[0])
@@ -165,8 +165,8 @@ def test_vectorized_timestamp_check_matches_the_loop(seed: int) -> None:
                      side=rng.choice("BS"), shares=1, stock=f"S{rng.randint(1, 3)}", price=rng.randint(1, 9) * 100)
               for i in range(200)]
     data = b"".join(frames)
-    want = replay_itch(data, timed=True)
+    want = replay_itch(data, timed=True, books="itch")
     for block in (37, 400, 1 << 20):
-        got = replay_itch(data, block_bytes=block)
+        got = replay_itch(data, block_bytes=block, books="itch")
         assert got.summary()["invariants"] == want.summary()["invariants"]
         assert (got.recon.first_ts, got.recon.last_ts) == (want.recon.first_ts, want.recon.last_ts)

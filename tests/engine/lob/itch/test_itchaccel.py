@@ -189,7 +189,7 @@ def test_bulk_decode_arrays_are_identical() -> None:
 
 def _state(**kw: Any) -> Callable[[bytes], dict[str, Any]]:
     def run(data: bytes) -> dict[str, Any]:
-        res = replay_itch(data, **kw)
+        res = replay_itch(data, books="itch", **kw)
         rec = res.recon
         summary = res.summary()
         del summary["elapsed_s"]
@@ -219,7 +219,7 @@ def test_replay_books_counters_and_state_are_identical(kw: dict[str, Any]) -> No
 
 def test_chaos_sessions_exercise_every_invariant_counter() -> None:
     """The differential inputs are only worth something if they reach every branch of the loop."""
-    c = replay_itch(b"".join(_chaos(s) for s in (4, 5, 6)), symbols=["AAA", "BBB"]).counters
+    c = replay_itch(b"".join(_chaos(s) for s in (4, 5, 6)), symbols=["AAA", "BBB"], books="itch").counters
     for name in ("adds", "executions", "cancels", "deletes", "replaces", "trades", "unknown_refs", "duplicate_refs",
                  "crossed_book", "negative_quantity", "timestamp_regressions", "skipped_symbol"):
         assert getattr(c, name) > 0, name
@@ -239,7 +239,7 @@ def test_replay_of_a_file_matches_and_the_timed_path_agrees(tmp_path: Path) -> N
     path.write_bytes(data)
     fast, ref = _both(lambda: _state()(path))  # type: ignore[arg-type]
     assert fast == ref
-    timed = replay_itch(data, timed=True).summary()
+    timed = replay_itch(data, timed=True, books="itch").summary()
     for key in ("books", "operations", "invariants", "first_timestamp", "last_timestamp"):
         assert timed[key] == fast[1]["summary"][key]
 
