@@ -1029,7 +1029,9 @@ static PyObject *
 ex_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     State st;
-    if (nargs != 1 || kwnames != NULL || !load_state(self, &st, 0))
+    /* A non-int id (bool, float, ...) is normalised or refused by the Python method, never logged as is. */
+    i128 id;
+    if (nargs != 1 || kwnames != NULL || !exact_int_in(args[0], 0, U64_MAX, &id) || !load_state(self, &st, 0))
         return fallback(PyCancel, self, args, nargs, kwnames);
     PyObject *order_id = args[0];
     if (list_append(st.events, order_id) < 0)
@@ -1175,8 +1177,9 @@ static PyObject *
 ex_reduce(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     State st;
-    i128 qty, status, rem, orig;
-    if (nargs != 2 || kwnames != NULL || !load_state(self, &st, 0) || !exact_int_in(args[1], 1, U64_MAX, &qty))
+    i128 id, qty, status, rem, orig;
+    if (nargs != 2 || kwnames != NULL || !exact_int_in(args[0], 0, U64_MAX, &id) || !load_state(self, &st, 0)
+        || !exact_int_in(args[1], 1, U64_MAX, &qty))
         goto python;
     PyObject *order_id = args[0];
     PyObject *r = PyDict_GetItemWithError(st.orders, order_id);

@@ -346,6 +346,9 @@ class Exchange(QueryMixin, HistoryMixin):
 
     def cancel(self, order_id: int) -> CancelResult:
         """Cancel a resting order or a pending stop by id."""
+        # A non-int (bool, float, str) or negative id is refused, as by the reference; it never reaches the log.
+        if type(order_id) is not _INT or not 0 <= order_id <= U64_MAX:
+            order_id = check_quantity(order_id, "order_id")
         self._events.append(order_id)
         r = self._orders.get(order_id)
         if r is None:
@@ -407,6 +410,8 @@ class Exchange(QueryMixin, HistoryMixin):
         Unlike the reference (B5), a trading modify updates the last trade price and fires stops, live
         exactly as on replay.
         """
+        if type(order_id) is not _INT or not 0 <= order_id <= U64_MAX:
+            order_id = check_quantity(order_id, "order_id")
         new_price = check_price(new_price, "new_price")
         new_quantity = check_quantity(new_quantity, "new_quantity")
         self._events.append([EV_MODIFY, order_id, new_price, new_quantity])
@@ -432,6 +437,8 @@ class Exchange(QueryMixin, HistoryMixin):
         """
         if type(quantity) is not _INT:
             quantity = check_quantity(quantity)
+        if type(order_id) is not _INT or not 0 <= order_id <= U64_MAX:
+            order_id = check_quantity(order_id, "order_id")
         if quantity <= 0:
             raise LobValidationError("InvalidQuantity", "reduce quantity must be greater than zero")
         r = self._orders.get(order_id)

@@ -378,16 +378,17 @@ def test_results_are_the_same_classes_and_shared_values() -> None:
 
 @needs_accel
 def test_odd_cancel_ids_identical() -> None:
-    # A bool or float id finds the int-keyed order (dict semantics) on both paths. Both also log it as is,
-    # which `events()` cannot normalise (a pre-existing limitation of the event log), so only state is compared.
+    # A bool, float, list, None, negative or too-large id is refused the same way on both paths, before
+    # anything is logged, so the event logs stay replayable.
+    odd: list[Any] = [True, 2.0, [1], None, -1, 2**64]
     ops: list[tuple[Any, ...]] = [("submit_limit", ("buy", 100, 5), {}), ("submit_limit", ("sell", 101, 5), {}),
-                                  ("cancel", (True,), {}), ("cancel", (2.0,), {}), ("cancel", ([1],), {}),
-                                  ("cancel", (None,), {}), ("cancel", (1,), {})]
-    run_both(ops)
+                                  *[("cancel", (v,), {}) for v in odd], ("cancel", (1,), {})]
+    check_final(*run_both(ops))
     ops = [("submit_limit", ("buy", 100, 5), {}), ("submit_limit", ("sell", 101, 5), {}),
-           ("reduce", (True, 1), {}), ("reduce", (2.0, 2), {}), ("reduce", ([1], 1), {}), ("reduce", (None, 1), {}),
-           ("reduce", (1, 1.0), {}), ("reduce", (2.0, 9), {}), ("reduce", (1, 9), {})]
-    fast, _ = run_both(ops)
+           *[("reduce", (v, 1), {}) for v in odd], ("reduce", (1, 1.0), {}), ("reduce", (2, 9), {}),
+           ("reduce", (1, 9), {})]
+    fast, pure = run_both(ops)
+    check_final(fast, pure)
     assert fast.best_bid_ask() == (None, None)
 
 

@@ -304,6 +304,20 @@ def test_cancel_resting_partial_and_errors() -> None:
     assert ex.submit_limit("buy", 1, 1).order_id == 4  # cancels consume no ids
 
 
+@pytest.mark.parametrize("bad", [True, 2.0, "1", None, -1, 2**64])
+@pytest.mark.parametrize("call", ["cancel", "modify", "reduce"])
+def test_order_id_must_be_an_unsigned_64_bit_int_and_a_refusal_is_not_logged(bad: object, call: str) -> None:
+    """A refused id never reaches the event log, so events(), save and replay keep working (both code paths)."""
+    ex = Exchange()
+    ex.submit_limit("buy", 100, 10)
+    args = {"cancel": (bad,), "modify": (bad, 101, 5), "reduce": (bad, 1)}[call]
+    with pytest.raises(OverflowError if isinstance(bad, int) and not isinstance(bad, bool) else TypeError,
+                       match="order_id"):
+        getattr(ex, call)(*args)
+    assert len(ex.events()) == 1
+    assert Exchange.replay(ex.events()).full_book() == ex.full_book()
+
+
 def test_cancel_middle_of_level_keeps_fifo_of_the_rest() -> None:
     ex = Exchange()
     for q in (10, 20, 30):
