@@ -22,7 +22,7 @@ from engine.portfolio.portfolio import Portfolio
 from engine.portfolio.position import Position
 from engine.portfolio.reference import backtest_weights, backtest_weights_arrays
 from engine.portfolio.stops import STOP_KEYS, StopConfig, parse_stop_cfg
-from engine.portfolio.strategy import BacktestResult, EqualWeight, Strategy, run_backtest
+from engine.portfolio.strategy import BacktestResult, EqualWeight, Strategy, run_backtest, sweep_equal_weight
 from engine.portfolio.sweep import (
     DASK_HINT,
     BacktestSummary,
@@ -70,6 +70,7 @@ __all__ = [
     "run_backtest",
     "sortino",
     "sweep",
+    "sweep_equal_weight",
     "sweep_float",
     "tear_sheet",
 ]

@@ -1,4 +1,4 @@
-"""Strategies and the bar-by-bar backtest driver (engine-spec §5.8): `Strategy`, `EqualWeight`, `run_backtest`.
+"""Strategies and the bar-by-bar backtest driver (engine-spec §5.8): Strategy, EqualWeight, run_backtest, sweep.
 
 Per bar: the strategy's weights → `Portfolio.rebalance_simple` → `record_return`, all at that bar's prices. A failing
 or malformed strategy is an error naming the bar (the reference printed it and silently liquidated instead).
@@ -17,7 +17,7 @@ from engine.portfolio.portfolio import Portfolio, PriceInput, price_map
 if TYPE_CHECKING:
     from engine.portfolio.metrics import Metrics
 
-__all__ = ["BacktestResult", "EqualWeight", "Strategy", "StrategyFn", "run_backtest"]
+__all__ = ["BacktestResult", "EqualWeight", "Strategy", "StrategyFn", "run_backtest", "sweep_equal_weight"]
 
 Weights = list[tuple[str, float]]
 StrategyFn = Callable[[int, dict[str, int], Portfolio], Sequence[tuple[str, float]]]
@@ -89,3 +89,20 @@ def run_backtest(strategy: Strategy | StrategyFn, price_series: Sequence[PriceIn
                 raise
             raise BacktestError(str(exc), t) from exc
     return BacktestResult(portfolio, portfolio.compute_metrics(periods_per_year, risk_free))
+
+
+def sweep_equal_weight(n_params: int, price_series: Sequence[PriceInput], initial_cash: int,
+                       periods_per_year: float = 12.0, risk_free: float = 0.0) -> list[Metrics | None]:
+    """The reference's sweep: `n_params` zero-cost `EqualWeight` backtests of `price_series`, metrics in order.
+
+    Every parameter runs the same deterministic backtest, so it runs once and its (immutable) metrics fill the
+    list: the same values the reference computes n times in parallel. `n_params` < 0 → OverflowError, as there.
+    """
+    if type(n_params) is not int:
+        raise TypeError(f"n_params must be an int, got {type(n_params).__name__}")
+    if n_params < 0:
+        raise OverflowError("can't convert negative int to unsigned")
+    if n_params == 0:
+        return []
+    metrics = run_backtest(EqualWeight(), price_series, initial_cash, None, periods_per_year, risk_free).metrics
+    return [metrics] * n_params

@@ -11,7 +11,7 @@ import pytest
 from engine.errors import BacktestError
 from engine.portfolio.cost import CostModel
 from engine.portfolio.portfolio import Portfolio
-from engine.portfolio.strategy import BacktestResult, EqualWeight, Strategy, run_backtest
+from engine.portfolio.strategy import BacktestResult, EqualWeight, Strategy, run_backtest, sweep_equal_weight
 
 BARS = [{"A": 10000, "B": 20000}, {"A": 10100, "B": 19800}, {"A": 10200, "B": 20500}]
 
@@ -90,3 +90,39 @@ def test_matches_the_reference_run_backtest() -> None:
     assert mine.metrics is not None
     assert mine.metrics.sharpe == pytest.approx(ref.metrics.sharpe, rel=1e-12)
     assert mine.metrics.max_drawdown == pytest.approx(ref.metrics.max_drawdown, rel=1e-12)
+
+
+def _random_bars(seed: int, n: int) -> list[list[tuple[str, int]]]:
+    rng = random.Random(seed)
+    px = {s: rng.randint(1000, 90_000) for s in ("AAA", "BB", "C", "DDDD")}
+    bars = []
+    for _ in range(n):
+        px = {s: max(1, int(p * math.exp(rng.gauss(0, 0.03)))) for s, p in px.items()}
+        bars.append(sorted(px.items()))
+    return bars
+
+
+def test_sweep_equal_weight_is_one_zero_cost_equal_weight_backtest_per_param() -> None:
+    bars = _random_bars(5, 36)
+    out = sweep_equal_weight(3, bars, 1_000_000)
+    solo = run_backtest(EqualWeight(), bars, 1_000_000, None, 12.0, 0.0).metrics
+    assert len(out) == 3 and all(m == solo for m in out) and solo is not None
+    assert sweep_equal_weight(0, bars, 1_000_000) == []
+    assert sweep_equal_weight(2, [], 1_000_000) == [None, None]
+    with pytest.raises(OverflowError):
+        sweep_equal_weight(-1, bars, 1_000_000)
+    with pytest.raises(TypeError):
+        sweep_equal_weight(2.0, bars, 1_000_000)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sweep_equal_weight_matches_the_reference(seed: int) -> None:
+    nanobook = pytest.importorskip("nanobook")
+    bars = _random_bars(seed, 60)
+    theirs = nanobook.sweep_equal_weight(4, bars, 2_500_000, 12.0, 0.001)
+    mine = sweep_equal_weight(4, bars, 2_500_000, 12.0, 0.001)
+    assert len(mine) == len(theirs) == 4
+    for m, t in zip(mine, theirs, strict=True):
+        assert m is not None
+        for name in ("total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "win_rate"):
+            assert getattr(m, name) == pytest.approx(getattr(t, name), rel=1e-9, abs=1e-12), name
