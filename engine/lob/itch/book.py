@@ -8,8 +8,8 @@ ref (priority lost). Invariant breaches are counted, never raised. Prices are in
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -160,6 +160,11 @@ class Counters:
     timestamp_regressions: int = 0
     skipped_symbol: int = 0
 
+    def add(self, deltas: Sequence[int]) -> None:
+        """Add one batch's counts, given in field order (the order of the C loops' counter tuples)."""
+        for f, delta in zip(fields(self), deltas, strict=True):
+            setattr(self, f.name, getattr(self, f.name) + delta)
+
     def invariants(self) -> dict[str, int]:
         """The invariant-violation counters."""
         return {"crossed_book": self.crossed_book, "negative_quantity": self.negative_quantity,
@@ -229,9 +234,7 @@ class Reconstructor:
         self.first_ts = first
         if self._locate_ts:
             self.last_ts = max(self.last_ts, *self._locate_ts.values())
-        c = self.counters
-        for name, delta in zip(_COUNTER_NAMES, deltas, strict=True):
-            setattr(c, name, getattr(c, name) + delta)
+        self.counters.add(deltas)
         return True
 
     def apply(self, t: int, loc: int, ts: int, ref: int, side: int, shares: int, price: int, new_ref: int,
@@ -246,7 +249,6 @@ class Reconstructor:
         One loop with everything in locals: this is the replay hot path. `check_ts=False` skips the per-locate
         timestamp bookkeeping when the caller has done it already (`check_timestamps`).
         """
-        c = self.counters
         orders, by_locate, locate_ts = self._orders, self._by_locate, self._locate_ts
         book_for = self._book_for
         heappush, heappop = heapq.heappush, heapq.heappop
@@ -369,23 +371,7 @@ class Reconstructor:
             self.first_ts = first
             if locate_ts:
                 self.last_ts = max(self.last_ts, *locate_ts.values())
-            c.adds += adds
-            c.executions += execs
-            c.executed_shares += exec_sh
-            c.cancels += cancels
-            c.cancelled_shares += cancel_sh
-            c.deletes += deletes
-            c.replaces += replaces
-            c.trades += trades
-            c.trade_shares += trade_sh
-            c.unknown_refs += unknown
-            c.duplicate_refs += dup
-            c.crossed_book += crossed
-            c.negative_quantity += negative
-            c.timestamp_regressions += regress
-            c.skipped_symbol += skipped
+            self.counters.add((adds, execs, exec_sh, cancels, cancel_sh, deletes, replaces, trades, trade_sh, unknown,
+                               dup, crossed, negative, regress, skipped))
 
 
-_COUNTER_NAMES = ("adds", "executions", "executed_shares", "cancels", "cancelled_shares", "deletes", "replaces",
-                  "trades", "trade_shares", "unknown_refs", "duplicate_refs", "crossed_book", "negative_quantity",
-                  "timestamp_regressions", "skipped_symbol")  # the order of the C loop's counter tuple

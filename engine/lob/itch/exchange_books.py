@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,6 @@ from engine.lob.types import PARTIALLY_FILLED
 __all__ = ["ExchangeBook", "ExchangeReconstructor"]
 
 _A, _F, _E, _C, _X, _D, _U, _P, _R = (ord(c) for c in "AFECXDUPR")
-_COUNTER_NAMES = tuple(f.name for f in fields(Counters))  # the order of apply_itch's counter tuple
 
 
 class ExchangeBook:
@@ -124,9 +123,7 @@ class ExchangeReconstructor:
         self.first_ts = first
         if self._locate_ts:
             self.last_ts = max(self.last_ts, *self._locate_ts.values())
-        c = self.counters
-        for name, delta in zip(_COUNTER_NAMES, deltas, strict=True):
-            setattr(c, name, getattr(c, name) + delta)
+        self.counters.add(deltas)
         return True
 
     def check_timestamps(self, loc: npt.NDArray[np.uint64], ts: npt.NDArray[np.uint64]) -> None:
@@ -281,19 +278,5 @@ class ExchangeReconstructor:
                 del orders[ref]
         finally:
             self.first_ts, self.last_ts = first, last
-            c = self.counters
-            c.adds += adds
-            c.executions += execs
-            c.executed_shares += exec_sh
-            c.cancels += cancels
-            c.cancelled_shares += cancel_sh
-            c.deletes += deletes
-            c.replaces += replaces
-            c.trades += trades
-            c.trade_shares += trade_sh
-            c.unknown_refs += unknown
-            c.duplicate_refs += dup
-            c.crossed_book += crossed
-            c.negative_quantity += negative
-            c.timestamp_regressions += regress
-            c.skipped_symbol += skipped
+            self.counters.add((adds, execs, exec_sh, cancels, cancel_sh, deletes, replaces, trades, trade_sh, unknown,
+                               dup, crossed, negative, regress, skipped))
