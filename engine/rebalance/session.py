@@ -26,13 +26,13 @@ from configs.target import window_id
 from engine.brokers.base import Broker
 from engine.errors import RecoveryRequired, RiskRejected
 from engine.rebalance.executor import ExecutionResult, ExecutionSettings, Executor, Reporter, StopSignal
+from engine.rebalance.pidfile import PID_FILE
 from engine.rebalance.pipeline import PlanInputs, build_plan, recheck_risk
 from engine.rebalance.plan import Plan, check_fresh, order_to_dict
 from engine.rebalance.recovery import decide_from_log, reconstruct
 from engine.rebalance.snapshot import Snapshot
 
 T = TypeVar("T")
-PID_FILE = Path(".nanobook") / "run.pid"
 
 
 def new_run_id(clock: Callable[[], datetime]) -> str:

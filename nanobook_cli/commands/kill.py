@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -63,17 +62,15 @@ def kill(
 
 
 def _stop_running_run(wait: float, console: Any) -> dict[str, Any]:
-    from engine.rebalance.session import PID_FILE
+    from engine.rebalance.pidfile import PID_FILE, check_pid_file
 
-    try:
-        info = json.loads(PID_FILE.read_text(encoding="utf-8"))
-        pid = int(info["pid"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return {"pid": None, "method": "none", "detail": "no run in progress (no PID file)"}
-    if not _alive(pid):
-        PID_FILE.unlink(missing_ok=True)
-        return {"pid": pid, "method": "none", "detail": f"stale PID file (process {pid} is gone)"}
-    console.print(f"sending SIGTERM to run {info.get('run_id')} (pid {pid}); waiting up to {wait:.0f}s")
+    found = check_pid_file(Path.cwd())
+    if not found.running or found.pid is None:
+        if found.stale:
+            PID_FILE.unlink(missing_ok=True)
+        return {"pid": found.pid, "method": "none", "detail": found.reason}
+    pid = found.pid
+    console.print(f"sending SIGTERM to run {found.run_id} (pid {pid}); waiting up to {wait:.0f}s")
     os.kill(pid, signal.SIGTERM)
     if _wait_gone(pid, wait):
         return {"pid": pid, "method": "graceful", "detail": f"stopped gracefully (pid {pid})"}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +61,10 @@ def status(
 
 
 def _running_run() -> dict[str, Any] | None:
-    from engine.rebalance.session import PID_FILE
+    from engine.rebalance.pidfile import check_pid_file
 
-    try:
-        info: dict[str, Any] = json.loads(PID_FILE.read_text(encoding="utf-8"))
-        os.kill(int(info["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return info
+    found = check_pid_file(Path.cwd())
+    return {"pid": found.pid, "run_id": found.run_id} if found.running else None
 
 
 def _last_run(path: Path) -> dict[str, Any] | None:

@@ -140,3 +140,28 @@ def test_kill_sees_a_run_that_exited_while_its_parent_has_not_reaped_it(wd: Work
     assert run.wait() == 130
     assert wd.events("run_completed")[-1]["status"] == "interrupted"
     assert kill.doc["data"]["method"] == "graceful", kill.doc["data"]
+
+
+def test_kill_never_signals_a_process_that_reused_the_pid_of_a_dead_run(wd: Workdir) -> None:
+    """A run killed with -9 leaves its PID file; once the PID is reused, kill and status must leave it alone."""
+    import json
+    import subprocess
+    import sys
+    from datetime import UTC, datetime
+
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        pid_file = wd.path / ".nanobook" / "run.pid"
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+        pid_file.write_text(json.dumps({"pid": stranger.pid, "run_id": "20260101T000000Z-dead",
+                                        "started_at": datetime.now(UTC).isoformat()}), encoding="utf-8")
+        status = wd.nb_json("status")
+        assert status.doc["data"]["running"] is None, str(status)
+        kill = wd.nb_json("kill", "--timeout", "1")
+        assert kill.returncode == 0, str(kill)
+        assert kill.doc["data"]["method"] == "none" and "not a nanobook run" in kill.doc["data"]["detail"]
+        assert stranger.poll() is None, "kill signalled a process that is not a nanobook run"
+        assert not pid_file.exists()  # the stale file is cleaned up
+    finally:
+        stranger.kill()
+        stranger.wait()
