@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from configs.files import write_atomic
 from engine.errors import StalePlanError
 from engine.rebalance.diff import PlannedOrder, SkippedSymbol
 
@@ -92,12 +93,10 @@ class Plan:
         }
 
     def save(self, path: Path) -> None:
-        """Write the plan as pretty JSON with a content hash (atomically: temp file then rename)."""
+        """Write the plan as pretty JSON with a content hash, atomically; InputError (exit 4) if it cannot."""
         data = self.to_dict()
         data["plan_sha256"] = content_hash(data)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, json.dumps(data, indent=2) + "\n", what="plan")
 
     @staticmethod
     def load(path: Path) -> Plan:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -132,16 +130,9 @@ def _write_trades(result: ReplayResult, target: str, int63: bool) -> None:
         sys.stdout.write(lines)
         sys.stdout.flush()
         return
-    # Write-then-rename so a failure never leaves a half-written trades file.
-    directory = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=".trades-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(lines)
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    from configs.files import write_atomic
+
+    write_atomic(target, lines, what="trades file")
 
 
 def _price(ticks: int | None) -> str:

@@ -153,3 +153,23 @@ def test_a_valid_target_still_works_after_the_bad_ones(wd: Workdir) -> None:
     result = wd.nb_json("plan", "target.json")
     assert result.returncode == 0
     assert sorted(o["symbol"] for o in result.doc["data"]["orders"]) == sorted(TARGET_SYMBOLS)
+
+
+@pytest.mark.parametrize("out", ["adir", "no-such-dir/plan.json"])
+def test_plan_out_that_cannot_be_written_is_a_clean_error_leaving_nothing(wd: Workdir, out: str) -> None:
+    (wd.path / "adir").mkdir()
+    before = wd.listing()
+    result = wd.nb("plan", "target.json", "--out", out)
+    assert_one_clean_error(result, 4, out)
+    left = {f for f in wd.listing() - before if not f.startswith(".nanobook/")}  # the venue may be created
+    assert left == set() and not [f for f in wd.listing() if f.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("out", ["adir", "no-such-dir/trades.jsonl"])
+def test_replay_trades_out_that_cannot_be_written_is_a_clean_error(wd: Workdir, out: str) -> None:
+    (wd.path / "adir").mkdir()
+    wd.write("ev.jsonl", '{"SubmitLimit":{"side":"Buy","price":100,"quantity":1,"time_in_force":"GTC"}}\n')
+    before = wd.listing()
+    result = wd.nb("replay", "ev.jsonl", "--trades-out", out)
+    assert_one_clean_error(result, 4, out)
+    assert wd.listing() == before
