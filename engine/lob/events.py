@@ -338,7 +338,9 @@ def iter_events(lines: Iterable[str], dialect: str, path: str | None = None
             continue
         try:
             yield number, parse(json.loads(text))
-        except (ValueError, RecursionError) as exc:
+        except RecursionError:
+            raise EventLogError(number, "invalid JSON: nested too deeply", path) from None
+        except ValueError as exc:
             reason = f"invalid JSON: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else str(exc)
             raise EventLogError(number, reason, path) from None
 
@@ -352,6 +354,8 @@ def read_dialect(fh: IO[str], path: str | None = None) -> str:
             continue
         try:
             found = detect_dialect(json.loads(text))
+        except RecursionError:
+            raise EventLogError(number, "invalid JSON: nested too deeply", path) from None
         except ValueError as exc:
             raise EventLogError(number, f"invalid JSON: {exc}", path) from None
         fh.seek(start)

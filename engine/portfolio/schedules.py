@@ -114,6 +114,8 @@ def _json_rows(path: Path, text: str, kind: Kind) -> list[Row]:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ScheduleError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise ScheduleError(f"{path}: not valid JSON (nested too deeply)") from None
     items: Iterable[tuple[Any, Any]]
     if isinstance(doc, dict):
         items = doc.items()

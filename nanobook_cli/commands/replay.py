@@ -73,7 +73,7 @@ def _looks_like_audit(file: Path) -> bool:
                 if raw.strip():
                     first = json.loads(raw)
                     return isinstance(first, dict) and isinstance(first.get("event"), str)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False
     return False
 

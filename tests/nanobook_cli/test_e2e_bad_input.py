@@ -173,3 +173,14 @@ def test_replay_trades_out_that_cannot_be_written_is_a_clean_error(wd: Workdir, 
     result = wd.nb("replay", "ev.jsonl", "--trades-out", out)
     assert_one_clean_error(result, 4, out)
     assert wd.listing() == before
+
+
+DEEP_JSON = '{"a":' * 5000 + "1" + "}" * 5000 + "\n"
+
+
+@pytest.mark.parametrize("args", [("replay", "deep.json"), ("replay", "deep.json", "--dialect", "oracle"),
+                                  ("backtest", "deep.json", "prices.csv")], ids="-".join)
+def test_deeply_nested_json_is_one_clean_error(wd: Workdir, args: tuple[str, ...]) -> None:
+    wd.write("deep.json", DEEP_JSON)
+    wd.write("prices.csv", "date,AAA\n2024-01-02,10.00\n2024-01-03,10.50\n")
+    assert_one_clean_error(wd.nb(*args), 4, "deep.json", "nested too deeply")

@@ -308,6 +308,15 @@ def test_load_malformed_file_names_the_line(tmp_path: Path) -> None:
     assert code == 4
 
 
+def test_load_deeply_nested_json_is_one_error_and_the_session_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"a":' * 5000 + "1" + "}" * 5000 + "\n")
+    out, err, code = repl(f"load {path}\nbuy 1 1\n")
+    assert err == f"error: {path}:1: invalid JSON: nested too deeply\n"
+    assert out == "O1 resting 1 @ $1.00\n"
+    assert code == 4
+
+
 def test_load_oracle_corpus_file(corpus_dir: Path) -> None:
     case = corpus_dir / "03-market-order-sweep"
     proc = run_process(f"load {case / 'input.jsonl'}\ntrades\n")

@@ -40,11 +40,14 @@ def price_to_ticks(value: Decimal | str | int | float) -> int:
         raise VenueInputError(f"price {value!r} must be a finite number")
     if amount <= 0:
         raise VenueInputError(f"price must be positive, got {value}")
+    limit = params.MAX_PRICE_TICKS // params.TICKS_PER_UNIT
+    # Checked before rounding: quantize() cannot even represent a tick count past the context's 28 digits.
+    if amount > (params.MAX_PRICE_TICKS + 1) * params.TICK:
+        raise VenueInputError(f"price {value} is implausibly large (limit {limit:,})")
     ticks = int((amount / params.TICK).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
     if ticks < 1:
         raise VenueInputError(f"price {value} is below one tick ({params.TICK})")
     if ticks > params.MAX_PRICE_TICKS:
-        limit = params.MAX_PRICE_TICKS // params.TICKS_PER_UNIT
         raise VenueInputError(f"price {value} is implausibly large (limit {limit:,})")
     return ticks
 

@@ -35,10 +35,16 @@ def test_price_to_ticks(text: str, ticks: int) -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ("abc", "not a number"), ("-5", "must be positive"), ("0", "must be positive"), ("nan", "finite"),
     ("inf", "finite"), ("0.001", "below one tick"), ("1e12", "implausibly large"), ("", "not a number"),
+    ("1e28", "implausibly large"), ("9" * 29, "implausibly large"), ("1e400", "implausibly large"),
+    ("1000000000.01", "implausibly large"),
 ])
 def test_bad_prices(text: str, message: str) -> None:
     with pytest.raises(VenueInputError, match=message):
         price_to_ticks(text)
+
+
+def test_the_largest_price_is_accepted() -> None:
+    assert price_to_ticks("1000000000") == price_to_ticks("1e9") == 100_000_000_000
 
 
 def test_ticks_to_price_and_symbols() -> None:
