@@ -96,8 +96,12 @@ class SimStore:
         self.lock = threading.RLock()
 
     def exists(self) -> bool:
-        """True when the database file is there (it may still hold no venue)."""
-        return self.path.is_file()
+        """True when the database file is there (it may still hold no venue); BrokerUnavailable if unreachable."""
+        try:
+            return self.path.is_file()
+        except OSError as exc:  # e.g. .nanobook/ not searchable: is_file() only swallows "does not exist"
+            raise BrokerUnavailable(f"simulated venue at {self.path} cannot be opened: {exc.strerror or exc}"
+                                    ) from exc
 
     def connect(self) -> sqlite3.Connection:
         """Open (creating the directory and the schema) on first use."""

@@ -181,3 +181,17 @@ def test_concurrent_processes_share_the_venue_safely(tmp_path: Path) -> None:
     assert sorted(cids) == sorted([f"a{i}" for i in range(150)] + [f"b{i}" for i in range(150)])
     assert venue.summary()["step"] >= 60
     assert_ledger_consistent(tmp_path)
+
+
+def test_an_unsearchable_venue_directory_is_broker_unavailable(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """`.nanobook/` without search permission makes is_file() raise (it only swallows "not found")."""
+    from engine.brokers.sim.store import SimStore
+    from engine.errors import BrokerUnavailable
+
+    def denied(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "is_file", denied)
+    with pytest.raises(BrokerUnavailable, match="cannot be opened: Permission denied"):
+        SimStore(tmp_path).exists()
