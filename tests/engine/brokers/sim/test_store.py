@@ -187,7 +187,6 @@ def test_an_unsearchable_venue_directory_is_broker_unavailable(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """`.nanobook/` without search permission makes is_file() raise (it only swallows "not found")."""
     from engine.brokers.sim.store import SimStore
-    from engine.errors import BrokerUnavailable
 
     def denied(self: Path) -> bool:
         raise PermissionError(13, "Permission denied", str(self))
