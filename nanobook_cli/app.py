@@ -85,6 +85,19 @@ def _report_error(exc: BaseException, code: ExitCode) -> None:
     sys.stderr.write(f"{prefix}: error: {message}\n")
 
 
+def _usage_envelope(exc: Exception) -> None:
+    """With --json anywhere on the line, a usage error also gets its envelope (stdout stays one JSON document)."""
+    from nanobook_cli.output.envelope import Outcome, begin, emit
+
+    if "--json" not in sys.argv[1:]:
+        return
+    ctx = getattr(exc, "ctx", None)
+    if Outcome.command == "nanobook" and ctx is not None and ctx.info_name and ctx.info_name != "nanobook":
+        begin(" ".join(ctx.command_path.split()[1:]) or ctx.info_name, True)
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    emit("error", ExitCode.USAGE, errors=[{"type": "UsageError", "message": message}])
+
+
 def main() -> None:
     """Console-script entry point: run the app and map every outcome to an exit code."""
     # Typer vendors its own click; its usage errors all derive from this class.
@@ -96,6 +109,7 @@ def main() -> None:
         sys.exit(ExitCode.INTERRUPTED)
     except usage_error as exc:
         exc.show()  # type: ignore[attr-defined]
+        _usage_envelope(exc)
         sys.exit(ExitCode.USAGE)
     except (KeyboardInterrupt, Exception) as exc:
         code = exit_code_for(exc)

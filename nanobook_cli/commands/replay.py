@@ -48,6 +48,9 @@ def replay(
     from nanobook_cli.output.envelope import begin, emit
 
     begin("replay", json_out)
+    if json_out and trades_out == "-":
+        raise typer.BadParameter("--json and --trades-out - would both write to stdout; give --trades-out a file",
+                                 param_hint="--trades-out")
     if dialect == "audit" or (dialect is None and _looks_like_audit(file)):
         _replay_audit(file, json_out)
         return
@@ -81,13 +84,33 @@ def _looks_like_audit(file: Path) -> bool:
 def _replay_audit(file: Path, json_out: bool) -> None:
     from audit.reader import read_audit
     from engine.rebalance.recovery import audit_replay_summary
-    from nanobook_cli.output.console import out
+    from nanobook_cli.exit_codes import ExitCode
     from nanobook_cli.output.envelope import emit
 
     summary = audit_replay_summary(read_audit(file))
+    problems = [i for i in summary["validation"]["issues"] if i.get("severity") == "error"]
+    # A log that fails validation is corrupt (exit 10): its recovery decision cannot be trusted blindly.
+    code = ExitCode.AUDIT_ERROR if not summary["validation"]["ok"] else ExitCode.OK
     if json_out:
-        emit("ok", 0, {"path": str(file), "kind": "audit", **summary})
-        return
+        emit("error" if code else "ok", code, {"path": str(file), "kind": "audit", **summary},
+             errors=[_issue_error(file, i) for i in problems])
+    else:
+        _render_audit(file, summary)
+    if code:
+        first = _issue_error(file, problems[0])["message"] if problems else "validation failed"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        sys.stderr.write(f"nanobook replay: error: {first}{more}\n")
+        raise typer.Exit(code)
+
+
+def _issue_error(file: Path, issue: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "AuditCorrupt", "message": f"{file}:{issue.get('line')}: audit log fails validation: "
+                                               f"{issue.get('code')}: {issue.get('message')}"}
+
+
+def _render_audit(file: Path, summary: dict[str, Any]) -> None:
+    from nanobook_cli.output.console import out
+
     console = out()
     state, recovery, validation = summary["state"], summary["recovery"], summary["validation"]
     console.print(f"Audit log {file}: {summary['events']:,} events, {summary['runs']} run(s), "

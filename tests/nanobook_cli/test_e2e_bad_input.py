@@ -3,9 +3,11 @@ no half-written files."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.nanobook_cli.helpers_e2e import TARGET_SYMBOLS, Workdir, assert_one_clean_error
+from tests.nanobook_cli.helpers_e2e import REPO, TARGET_SYMBOLS, Workdir, assert_one_clean_error
 
 GOOD_HEAD = '{"timestamp": "2026-11-02T21:00:00Z", "targets": ['
 
@@ -184,3 +186,34 @@ def test_deeply_nested_json_is_one_clean_error(wd: Workdir, args: tuple[str, ...
     wd.write("deep.json", DEEP_JSON)
     wd.write("prices.csv", "date,AAA\n2024-01-02,10.00\n2024-01-03,10.50\n")
     assert_one_clean_error(wd.nb(*args), 4, "deep.json", "nested too deeply")
+
+
+@pytest.mark.parametrize(("args", "command"), [
+    (("run", "--yes", "--json"), "run"), (("plan", "--json", "--bogus"), "plan"),
+    (("backtest", "w.csv", "p.csv", "--mode", "foo", "--json"), "backtest"),
+    (("sim", "set-price", "--json"), "sim set-price")], ids=lambda v: "-".join(v) if isinstance(v, tuple) else v)
+def test_usage_errors_with_json_still_give_one_envelope(wd: Workdir, args: tuple[str, ...], command: str) -> None:
+    result = wd.nb(*args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, str(result)
+    doc = json.loads(result.stdout)
+    assert (doc["command"], doc["status"], doc["exit_code"]) == (command, "error", 2)
+    assert doc["errors"][0]["type"] == "UsageError" and doc["errors"][0]["message"]
+
+
+def test_replay_of_an_audit_log_failing_validation_exits_10_naming_the_line(wd: Workdir) -> None:
+    lines = (REPO.parent / "shared" / "data" / "audit-fixtures" / "multiple_orders.jsonl").read_text().splitlines()
+    wd.write("ok.jsonl", "\n".join(lines) + "\n")
+    assert wd.nb("replay", "ok.jsonl").returncode == 0
+    wd.write("dup.jsonl", "\n".join([*lines[:5], lines[4], *lines[5:]]) + "\n")  # line 5 written twice
+    line = assert_one_clean_error(wd.nb("replay", "dup.jsonl"), 10, "dup.jsonl:6", "seq_order")
+    assert "fails validation" in line
+    doc = json.loads(wd.nb("replay", "dup.jsonl", "--json").stdout)
+    assert (doc["status"], doc["exit_code"]) == ("error", 10) and doc["data"]["validation"]["ok"] is False
+    assert doc["errors"] and doc["errors"][0]["type"] == "AuditCorrupt"
+
+
+def test_replay_refuses_two_documents_on_stdout(wd: Workdir) -> None:
+    wd.write("ev.jsonl", '{"SubmitLimit":{"side":"Buy","price":100,"quantity":1,"time_in_force":"GTC"}}\n')
+    result = wd.nb("replay", "ev.jsonl", "--trades-out", "-", "--json")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert json.loads(result.stdout)["errors"][0]["message"].endswith("give --trades-out a file")
