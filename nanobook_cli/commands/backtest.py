@@ -19,8 +19,10 @@ SWEEP_HELP = ("Grid axis KEY=V1,V2,… (repeatable; float mode): cost_bps, fixed
 
 
 def backtest(
-    weights: Path = typer.Argument(..., help="Weight schedule: wide CSV (date,SYM,…), long CSV or JSON."),
-    prices: Path = typer.Argument(..., help="Prices: wide CSV, long CSV (e.g. date,…,close,ticker) or JSON."),
+    weights: Path = typer.Argument(..., readable=False,
+                                   help="Weight schedule: wide CSV (date,SYM,…), long CSV or JSON."),
+    prices: Path = typer.Argument(..., readable=False,
+                                  help="Prices: wide CSV, long CSV (e.g. date,…,close,ticker) or JSON."),
     mode: str = typer.Option("float", "--mode", help=MODE_HELP),
     cash: float = typer.Option(1_000_000.0, "--cash", help="Initial cash in dollars."),
     cost_bps: float = typer.Option(0.0, "--cost-bps", min=0, max=10_000, help="Cost per trade, basis points."),
@@ -35,7 +37,8 @@ def backtest(
     workers: int | None = typer.Option(None, "--workers", min=1, help="Sweep worker processes (default: CPUs)."),
     scheduler: str | None = typer.Option(None, "--scheduler",
                                          help="Dask scheduler address such as tcp://host:8786 (implies dask)."),
-    plot: Path | None = typer.Option(None, "--plot", help="Also save the equity curve as a PNG (needs matplotlib)."),
+    plot: Path | None = typer.Option(None, "--plot", readable=False,
+                                     help="Also save the equity curve as a PNG (needs matplotlib)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
 ) -> None:
     """Backtest a weight schedule. Exit codes: 0 ok · 2 usage · 4 invalid schedule or parameters."""

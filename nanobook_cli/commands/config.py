@@ -37,7 +37,8 @@ def _stop(issues: list[str], *, code: int = 4, prefix: str = "") -> NoReturn:
 
 @app.command("init")
 def init(
-    path: Path = typer.Option(Path("config.toml"), "--path", "--config", help="Where to write the file."),
+    path: Path = typer.Option(Path("config.toml"), "--path", "--config", readable=False,
+                              help="Where to write the file."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a config.toml with every key at its safe paper-trading default, each explained by a comment.
@@ -58,7 +59,7 @@ def init(
 
 @app.command("show")
 def show(
-    config_path: Path | None = typer.Option(None, "--config", help=_CONFIG_HELP, show_default=False),
+    config_path: Path | None = typer.Option(None, "--config", readable=False, help=_CONFIG_HELP, show_default=False),
     json_out: bool = typer.Option(False, "--json", help=_JSON_HELP),
 ) -> None:
     """Print the effective configuration (secrets redacted) and whether built-in defaults are in use.
@@ -95,10 +96,11 @@ def show(
 
 @app.command("validate")
 def validate(
-    path: Path | None = typer.Argument(None, help="Config file to check (default: ./config.toml).",
+    path: Path | None = typer.Argument(None, readable=False, help="Config file to check (default: ./config.toml).",
                                        show_default=False),
-    config_path: Path | None = typer.Option(None, "--config", help="Same as PATH.", show_default=False),
-    target: Path | None = typer.Option(None, "--target", help="Also check this target.json (and that its "
+    config_path: Path | None = typer.Option(None, "--config", readable=False, help="Same as PATH.", show_default=False),
+    target: Path | None = typer.Option(None, "--target", readable=False,
+                                       help="Also check this target.json (and that its "
                                        "constraints only tighten the config's risk limits).", show_default=False),
     json_out: bool = typer.Option(False, "--json", help=_JSON_HELP),
 ) -> None:

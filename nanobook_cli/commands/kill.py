@@ -16,7 +16,7 @@ from nanobook_cli.commands.plan import CONFIG_HELP
 def kill(
     timeout_s: float | None = typer.Option(None, "--timeout", min=0.1,
                                            help="Seconds to wait for a graceful stop (default: [kill] timeout_s)."),
-    config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    config: Path | None = typer.Option(None, "--config", readable=False, help=CONFIG_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
 ) -> None:
     """Stop the running run, then cancel every working order whose client id is in our audit log.

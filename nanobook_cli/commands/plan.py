@@ -10,9 +10,11 @@ CONFIG_HELP = "config.toml to use (default: ./config.toml, else built-in paper d
 
 
 def plan(
-    target: Path = typer.Argument(..., help="target.json with the portfolio weights.", show_default=False),
-    out_path: Path | None = typer.Option(None, "--out", help="Save the plan (with its input fingerprint) here."),
-    config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    target: Path = typer.Argument(..., readable=False,
+                                  help="target.json with the portfolio weights.", show_default=False),
+    out_path: Path | None = typer.Option(None, "--out", readable=False,
+                                         help="Save the plan (with its input fingerprint) here."),
+    config: Path | None = typer.Option(None, "--config", readable=False, help=CONFIG_HELP),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
                                            help="Exit 8 when orders are pending, 0 when none."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),

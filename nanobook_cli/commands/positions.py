@@ -10,7 +10,7 @@ from nanobook_cli.commands.plan import CONFIG_HELP
 
 
 def positions(
-    config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    config: Path | None = typer.Option(None, "--config", readable=False, help=CONFIG_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
 ) -> None:
     """Show the account and its positions. Exit codes: 0 ok · 4 invalid config · 6 broker unavailable."""

@@ -12,11 +12,11 @@ DEFAULT_TOLERANCE_BPS = 50
 
 
 def reconcile(
-    target: Path = typer.Argument(..., help="target.json to compare against.", show_default=False),
+    target: Path = typer.Argument(..., readable=False, help="target.json to compare against.", show_default=False),
     tolerance_bps: int | None = typer.Option(
         None, "--tolerance-bps", min=0,
         help=f"Allowed |drift| per symbol (default: [execution] tolerance_bps, or {DEFAULT_TOLERANCE_BPS})."),
-    config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    config: Path | None = typer.Option(None, "--config", readable=False, help=CONFIG_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
 ) -> None:
     """Per-symbol drift between holdings and TARGET, in basis points of equity.

@@ -31,7 +31,7 @@ def recover(
     dry_run: bool = typer.Option(False, "--dry-run", help="Decide and show; write nothing, cancel nothing."),
     cancel_orphans: bool = typer.Option(False, "--cancel-orphans",
                                         help="Cancel our working orders that the decision says to roll back."),
-    config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    config: Path | None = typer.Option(None, "--config", readable=False, help=CONFIG_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
 ) -> None:
     """Assess the last run after a crash; the broker's state wins over the log.

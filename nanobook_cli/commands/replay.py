@@ -16,7 +16,7 @@ _DIALECT_HELP = ("Force the input kind: 'events' (order-book event log), 'oracle
 
 
 def replay(
-    file: Path = typer.Argument(..., help="Recording to replay (JSON lines).", show_default=False),
+    file: Path = typer.Argument(..., readable=False, help="Recording to replay (JSON lines).", show_default=False),
     dialect: str | None = typer.Option(None, "--dialect", help=_DIALECT_HELP, metavar="events|oracle|audit"),
     trades_out: str | None = typer.Option(
         None, "--trades-out", metavar="PATH|-",

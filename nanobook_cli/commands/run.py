@@ -20,11 +20,13 @@ _EXIT = {"ok": 0, "no_changes": 0, "skipped": 0, "partial": 7, "interrupted": 13
 
 
 def run(
-    target: Path | None = typer.Argument(None, help="target.json (optional with --plan).", show_default=False),
-    plan_file: Path | None = typer.Option(None, "--plan", help="Execute exactly this saved plan (refused if stale)."),
+    target: Path | None = typer.Argument(None, readable=False,
+                                         help="target.json (optional with --plan).", show_default=False),
+    plan_file: Path | None = typer.Option(None, "--plan", readable=False,
+                                          help="Execute exactly this saved plan (refused if stale)."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation (required without a TTY)."),
     cron: bool = typer.Option(False, "--cron", help="Skip (exit 0) if this target's window already completed."),
-    config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    config: Path | None = typer.Option(None, "--config", readable=False, help=CONFIG_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
 ) -> None:
     """Rebalance the account to TARGET: plan, confirm, place rate-limited limit orders, report.

@@ -78,7 +78,7 @@ def init(
     cash: str = typer.Option("1000000", "--cash", metavar="AMOUNT", help="Starting cash in USD."),
     prices: Path | None = typer.Option(
         None, "--prices", metavar="CSV", show_default=False,
-        help="Price table (lines of 'symbol,price'; optional header) overlaid on the bundled table."),
+        readable=False, help="Price table (lines of 'symbol,price'; optional header) overlaid on the bundled table."),
     bundled: bool = typer.Option(True, "--bundled/--no-bundled",
                                  help="Start from the bundled ~100-ticker table (--no-bundled: only --prices)."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of the liquidity and the random walk (default 7)."),

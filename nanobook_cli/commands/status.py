@@ -11,7 +11,7 @@ from nanobook_cli.commands.plan import CONFIG_HELP
 
 
 def status(
-    config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    config: Path | None = typer.Option(None, "--config", readable=False, help=CONFIG_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON envelope on stdout."),
 ) -> None:
     """Broker connectivity, running run (PID file), last run and log-only recovery decision.
