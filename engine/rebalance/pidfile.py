@@ -81,7 +81,8 @@ def _command_line(pid: int) -> str | None:
     """The process's command line, or None when it cannot be read."""
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        # Empty for a zombie, a kernel thread or a process still being exec'd: nothing to judge by.
+        return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip() or None
     except FileNotFoundError:
         pass
     except OSError:

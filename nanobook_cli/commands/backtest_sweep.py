@@ -93,9 +93,9 @@ def _render(results: list[Any], keys: list[str], json_out: bool) -> None:
 
     failed = [r for r in results if not r.ok]
     if json_out:
-        emit("error" if failed else "ok", 4 if failed else 0, {"points": [_point_json(r) for r in results]})
-        if failed:
-            raise typer.Exit(4)
+        errors = [{"type": "SweepPointError", "message": _failure(r)} for r in failed]
+        emit("error" if failed else "ok", 4 if failed else 0, {"points": [_point_json(r) for r in results]}, errors)
+        _fail_line(failed)
         return
     table = make_table(f"Sweep ({len(results)} points, grid order)",
                        [*((k, "right") for k in keys), ("final equity", "right"), ("total return", "right"),
@@ -110,8 +110,21 @@ def _render(results: list[Any], keys: list[str], json_out: bool) -> None:
                       metric_text("sharpe", m.get("sharpe")), metric_text("max_drawdown", m.get("max_drawdown")),
                       f"{r.value.mean_turnover * 100:.1f}%", str(r.value.stop_exits))
     out().print(table)
-    if failed:
-        raise typer.Exit(4)
+    _fail_line(failed)
+
+
+def _failure(point: Any) -> str:
+    params = ", ".join(f"{k}={v:g}" for k, v in point.params.items())
+    return f"sweep point {point.index} ({params}): {point.error}"
+
+
+def _fail_line(failed: list[Any]) -> None:
+    """One stderr line for the failed points (the first named), then exit 4; nothing when all ran."""
+    if not failed:
+        return
+    more = f" (and {len(failed) - 1} more failed point(s))" if len(failed) > 1 else ""
+    sys.stderr.write(f"nanobook backtest: error: {_failure(failed[0])}{more}\n")
+    raise typer.Exit(4)
 
 
 def _point_json(point: Any) -> dict[str, Any]:

@@ -87,17 +87,21 @@ def _assess(run: RecoveredRun, config: Any, path: Path, dry_run: bool,
 
 def _record(run: RecoveredRun, decision: RecoveryDecision, broker: Broker, path: Path,
             cancel_orphans: bool) -> list[str]:
-    """Append cancels (when asked) and one recovery_assessed event, under the audit lock."""
+    """Append the recovery_assessed event, then the cancels it calls for (when asked), under the audit lock.
+
+    The assessment comes first: it opens the recover session's lines (an audit run must open with a known
+    event) and its broker-checked resolutions are older than the cancels that follow.
+    """
     from audit.writer import AuditWriter
     from nanobook_cli.commands.kill import _cancel_ours
     from nanobook_cli.composition import system_clock
 
     with AuditWriter(path, f"recover-{os.getpid()}", system_clock, root=Path.cwd()) as audit:
+        audit.append(decision.to_event())
         cancelled: list[str] = []
         if cancel_orphans and decision.action == "rollback":
             targets = {i.client_order_id for i in decision.in_flight if i.step == "cancel" and i.client_order_id}
             cancelled, _, _ = _cancel_ours(broker, audit, targets)
-        audit.append(decision.to_event())
     return cancelled
 
 
@@ -116,7 +120,9 @@ def _report(run: RecoveredRun | None, decision: RecoveryDecision | None, path: P
             "decision": decision.to_dict() if decision else None, "next": _NEXT[action]})
         return
     console = out()
-    if run is not None:
+    if run is not None and run.last_event is None:
+        console.print(f"audit {path} · no events yet")
+    elif run is not None:
         console.print(f"audit {path} · last run {run.run_id or '?'} · {len(run.orders)} order(s) · last event "
                       f"{run.last_event} at {run.last_ts} · completed: {run.completed}")
         if run.torn_tail is not None:

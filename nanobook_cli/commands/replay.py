@@ -115,8 +115,11 @@ def _render_audit(file: Path, summary: dict[str, Any]) -> None:
     state, recovery, validation = summary["state"], summary["recovery"], summary["validation"]
     console.print(f"Audit log {file}: {summary['events']:,} events, {summary['runs']} run(s), "
                   f"format {summary['format']}")
-    console.print(f"  last run {state.get('run_id') or '?'}: {len(state.get('orders', []))} order(s), "
-                  f"completed: {state.get('completed')}, last event {state.get('last_event')}")
+    if state.get("last_event") is None:
+        console.print("  no events")
+    else:
+        console.print(f"  last run {state.get('run_id') or '?'}: {len(state.get('orders', []))} order(s), "
+                      f"completed: {state.get('completed')}, last event {state.get('last_event')}")
     if summary["torn_tail"]:
         console.print(f"  torn last line {summary['torn_tail']['line']}: {summary['torn_tail']['reason']}")
     console.print(f"  validation: {'ok' if validation['ok'] else str(len(validation['issues'])) + ' issue(s)'}")

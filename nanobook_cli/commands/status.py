@@ -56,7 +56,7 @@ def status(
                       "no run in progress")
         last = data["last_run"]
         console.print(f"last run: {last['run_id']} {last['status']} · recovery: {last['recovery_action']}" if last
-                      else "no audit log yet")
+                      else "no run recorded yet")
     raise typer.Exit(code)
 
 
@@ -78,7 +78,9 @@ def _last_run(path: Path) -> dict[str, Any] | None:
 
     log = read_audit(path)
     runs = [r.raw for r in log.records if r.raw.get("event") in ("run_started", "run_completed")]
-    last = runs[-1] if runs else {}
+    if not runs:
+        return None
+    last = runs[-1]
     return {"run_id": last.get("run_id", "?"), "status": last.get("status", "incomplete"),
             "recovery_action": decide_from_log(reconstruct(log)).action,
             "torn_tail": log.torn_tail is not None}

@@ -149,7 +149,9 @@ def test_kill_never_signals_a_process_that_reused_the_pid_of_a_dead_run(wd: Work
     import sys
     from datetime import UTC, datetime
 
-    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; print(flush=True); time.sleep(60)"],
+                                stdout=subprocess.PIPE)
+    assert stranger.stdout is not None and stranger.stdout.readline() == b"\n"  # exec'd: its own command line
     try:
         pid_file = wd.path / ".nanobook" / "run.pid"
         pid_file.parent.mkdir(parents=True, exist_ok=True)

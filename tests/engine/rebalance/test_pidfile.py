@@ -21,10 +21,18 @@ def _write(root: Path, body: object) -> None:
     path.write_text(body if isinstance(body, str) else json.dumps(body), encoding="utf-8")
 
 
+def _sleeper(*extra: str) -> subprocess.Popen[bytes]:
+    """A sleeping child, returned once it has exec'd (so its command line is its own)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import sys, time; print(flush=True); time.sleep(60)", *extra],
+                            stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"\n"
+    return proc
+
+
 @pytest.fixture
 def lookalike() -> Iterator[subprocess.Popen[bytes]]:
     """A live process whose command line says nanobook (it only sleeps)."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "nanobook", "run"])
+    proc = _sleeper("nanobook", "run")
     yield proc
     proc.kill()
     proc.wait()
@@ -32,7 +40,7 @@ def lookalike() -> Iterator[subprocess.Popen[bytes]]:
 
 @pytest.fixture
 def stranger() -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    proc = _sleeper()
     yield proc
     proc.kill()
     proc.wait()
