@@ -158,6 +158,12 @@ def _wide_rows(path: Path, reader: Iterator[list[str]], header: list[str], date_
     symbols = [(i, h) for i, h in enumerate(header) if i != date_col]
     if not symbols:
         raise ScheduleError(f"{path}:1: no symbol columns after the date column")
+    names = [h for _, h in symbols]
+    if "" in names:
+        raise ScheduleError(f"{path}:1: column {names.index('') + 2} has no symbol name")
+    repeated = sorted({h for h in names if names.count(h) > 1})
+    if repeated:  # the later column would silently replace the earlier one's values
+        raise ScheduleError(f"{path}:1: symbol column(s) {', '.join(repeated)} appear more than once")
     rows: list[Row] = []
     for line, cells in enumerate(reader, start=2):
         if not any(c.strip() for c in cells):

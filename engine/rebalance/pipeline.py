@@ -69,7 +69,8 @@ def risk_gate(snapshot: Snapshot, diff: DiffResult, inputs: PlanInputs, risk: Ri
 
 def recheck_risk(snapshot: Snapshot, orders: Sequence[PlannedOrder], inputs: PlanInputs) -> RiskReport:
     """Risk-check a saved plan's orders against a fresh snapshot."""
-    return _check_orders(snapshot, orders, inputs, effective_risk(inputs.config.risk, inputs.target.constraints))
+    risk = effective_risk(inputs.config.risk, inputs.target.constraints, source=str(inputs.target_path))
+    return _check_orders(snapshot, orders, inputs, risk)
 
 
 def _check_orders(snapshot: Snapshot, planned: Sequence[PlannedOrder], inputs: PlanInputs,
@@ -87,7 +88,7 @@ def build_plan(broker: Broker, inputs: PlanInputs, clock: Callable[[], datetime]
     """Snapshot the account and turn the target into a risk-checked plan."""
     snapshot = take_snapshot(broker, sorted(target_weights(inputs.target)), clock, step)
     stale = stale_quotes(snapshot.quotes, snapshot.taken_at, inputs.config.execution.quote_max_age_s)
-    risk = effective_risk(inputs.config.risk, inputs.target.constraints)
+    risk = effective_risk(inputs.config.risk, inputs.target.constraints, source=str(inputs.target_path))
     diff = diff_for(snapshot, inputs, risk, frozenset(stale))
     report = risk_gate(snapshot, diff, inputs, risk)
     warnings = [f"{symbol}: {why}" for symbol, why in sorted(stale.items())]

@@ -63,6 +63,9 @@ def test_align_holds_between_rebalances_and_zero_fills_rebalance_rows(tmp_path: 
     ("i.json", "{\"a\": 1", "prices", "not valid JSON"),
     ("j.json", "[{\"date\": \"d\"}]", "prices", "entry 1: expected"),
     ("k.csv", "date,ticker,open\nd,A,1\n", "prices", "needs a close or adj_close or price column"),
+    ("l.csv", "date,A,B,A\n2024-01-02,.2,.3,.4\n", "weights", ":1: symbol column(s) A appear more than once"),
+    ("m.csv", "date,A,\n2024-01-02,.2,.3\n", "weights", ":1: column 3 has no symbol name"),
+    ("n.json", '{"a":' * 3000 + "1" + "}" * 3000, "prices", "not valid JSON (nested too deeply)"),
 ])
 def test_bad_files_name_file_and_line(tmp_path: Path, name: str, text: str, kind: str, fragment: str) -> None:
     with pytest.raises(ScheduleError) as info:
