@@ -80,7 +80,11 @@ def _report_error(exc: BaseException, code: ExitCode) -> None:
     if code == ExitCode.INTERNAL:
         message = f"internal error: {type(exc).__name__}: {message} (please report this bug)"
     if Outcome.json_mode:
-        emit("error", code, errors=[{"type": type(exc).__name__, "message": message}])
+        # Machines get every problem found (config/target/price-table errors collect them); people get one line.
+        issues = getattr(exc, "issues", None)
+        each = issues if isinstance(issues, list) and len(issues) > 1 and all(isinstance(i, str) for i in issues) \
+            else [message]
+        emit("error", code, errors=[{"type": type(exc).__name__, "message": m} for m in each])
     prefix = "nanobook" if Outcome.command == "nanobook" else f"nanobook {Outcome.command}"
     sys.stderr.write(f"{prefix}: error: {message}\n")
 

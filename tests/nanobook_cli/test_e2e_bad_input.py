@@ -217,3 +217,11 @@ def test_replay_refuses_two_documents_on_stdout(wd: Workdir) -> None:
     result = wd.nb("replay", "ev.jsonl", "--trades-out", "-", "--json")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert json.loads(result.stdout)["errors"][0]["message"].endswith("give --trades-out a file")
+
+
+def test_json_errors_list_every_config_problem_while_people_get_one_line(wd: Workdir) -> None:
+    wd.write("bad.toml", "[risk]\nmax_position_pct = 5\nbogus = 1\n[execution]\nlimit_offset_bps = -4\n")
+    line = assert_one_clean_error(wd.nb("plan", "target.json", "--config", "bad.toml"), 4, "bad.toml:2")
+    assert line.endswith("(and 2 more)")
+    doc = json.loads(wd.nb("plan", "target.json", "--config", "bad.toml", "--json").stdout)
+    assert [e["message"].split(" ")[0] for e in doc["errors"]] == ["bad.toml:2", "bad.toml:3", "bad.toml:5"]
