@@ -185,10 +185,10 @@ def _check_weight_values(w: FloatArray, rows: IntArray) -> None:
         bad = ~np.isfinite(wk)
         if bad.any():
             r, c = np.argwhere(bad)[0]
-            raise BacktestInputError(f"weights[{rows[r]}, {c}] is {wk[r, c]!r}: weights must be finite "
+            raise BacktestInputError(f"weights[{rows[r]}, {c}] is {float(wk[r, c])!r}: weights must be finite "
                                      "(a row of all NaN holds)")
         r, c = np.argwhere(wk < 0)[0]
-        raise BacktestInputError(f"weights[{rows[r]}, {c}] = {wk[r, c]!r} < 0: float mode is long-only "
+        raise BacktestInputError(f"weights[{rows[r]}, {c}] = {float(wk[r, c])!r} < 0: float mode is long-only "
                                  "(use backtest_weights for short positions)")
     sums = _row_sums(wk)
     over = np.flatnonzero(sums > 1.0 + WEIGHT_SUM_SLACK)

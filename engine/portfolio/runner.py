@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from configs.errors import InputError
+from engine.errors import BacktestError
 from engine.portfolio.schedules import AlignedSchedules
 
 Mode = Literal["float", "reference"]
@@ -79,6 +80,8 @@ def run_backtest(aligned: AlignedSchedules, options: BacktestOptions) -> Backtes
 def _run_float(aligned: AlignedSchedules, options: BacktestOptions) -> BacktestReport:
     from engine.portfolio.arrays import backtest_arrays
 
+    _check_long_only(aligned)
+
     result = backtest_arrays(aligned.weights, aligned.prices, initial_cash=options.initial_cash,
                              cost_bps=options.cost_bps, periods_per_year=options.periods_per_year,
                              stop_cfg=dict(options.stop_cfg) if options.stop_cfg else None)
@@ -88,6 +91,16 @@ def _run_float(aligned: AlignedSchedules, options: BacktestOptions) -> BacktestR
     return BacktestReport("float", aligned.dates, aligned.symbols, options.initial_cash, options.cost_bps,
                           tuple(float(x) for x in result.equity), tuple(float(x) for x in result.returns),
                           metrics, result.rebalances, events)
+
+
+def _check_long_only(aligned: AlignedSchedules) -> None:
+    """Name the date and symbol of a short weight (the array layer can only name indices)."""
+    short = np.argwhere(aligned.weights < 0)  # NaN rows (holds) compare False
+    if short.size:
+        t, j = (int(x) for x in short[0])
+        weight = float(aligned.weights[t, j])
+        raise BacktestError(f"{aligned.dates[t]}: weight of {aligned.symbols[j]} is {weight:g} < 0: float mode is "
+                            "long-only (reference mode allows short positions)")
 
 
 def _run_reference(aligned: AlignedSchedules, options: BacktestOptions) -> BacktestReport:

@@ -11,6 +11,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -209,6 +210,11 @@ def _number(path: Path, line: int, symbol: str, raw: Any, kind: Kind) -> float:
 def _build(path: Path, kind: Kind, rows: list[Row]) -> Schedule:
     if not rows:
         raise ScheduleError(f"{path}: no {kind} rows")
+    for line, date, _ in rows:
+        try:  # dates order as text, so only ISO dates (2024-01-02, optionally with a time) order correctly
+            datetime.fromisoformat(date)
+        except ValueError:
+            raise ScheduleError(f"{path}:{line}: {date!r} is not an ISO date (YYYY-MM-DD)") from None
     for (_, prev, _), (line, date, _) in itertools.pairwise(rows):
         if date <= prev:
             raise ScheduleError(f"{path}:{line}: date {date} does not come after {prev} (dates must increase)")

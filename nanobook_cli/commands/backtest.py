@@ -54,6 +54,7 @@ def backtest(
 
     stop_cfg = {k: v for k, v in (("fixed_stop_pct", fixed_stop), ("trailing_stop_pct", trailing_stop),
                                   ("atr_multiple", atr_multiple), ("atr_period", atr_period)) if v is not None}
+    _check_stops(stop_cfg)
     options = BacktestOptions(mode=mode, initial_cash=cash, cost_bps=cost_bps,  # type: ignore[arg-type]
                               periods_per_year=periods_per_year, risk_free=risk_free, stop_cfg=stop_cfg or None)
     aligned = align(read_schedule(weights, "weights"), read_schedule(prices, "prices"))
@@ -64,6 +65,24 @@ def backtest(
                   scheduler=scheduler, json_out=json_out)
         return
     _single(aligned, options, plot, json_out)
+
+
+_STOP_FLAGS = {"fixed_stop_pct": "--fixed-stop", "trailing_stop_pct": "--trailing-stop",
+               "atr_multiple": "--atr-multiple", "atr_period": "--atr-period"}
+
+
+def _check_stops(stop_cfg: dict[str, Any]) -> None:
+    """Validate the stop flags up front, naming the flag rather than the engine's stop_cfg key (exit 4)."""
+    from engine.errors import BacktestError
+    from engine.portfolio.stops import parse_stop_cfg
+
+    try:
+        parse_stop_cfg(stop_cfg or None)
+    except BacktestError as exc:
+        message = str(exc)
+        for key, flag in _STOP_FLAGS.items():
+            message = message.replace(f"stop_cfg[{key!r}]", flag)
+        raise BacktestError(message) from None
 
 
 def _check_plot_target(plot: Path) -> None:

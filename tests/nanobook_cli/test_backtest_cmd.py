@@ -105,7 +105,8 @@ def test_sweep_on_a_dask_cluster_gives_the_same_points(wd: Workdir) -> None:
     (("--sweep", "atr_period=1.5"), 2, "whole numbers"),
     (("--sweep", "cost_bps=1", "--mode", "reference"), 2, "float mode"),
     (("--executor", "dask", "--sweep", "cost_bps=1"), 2, "--scheduler"),
-    (("--trailing-stop", "1.5"), 4, "trailing_stop_pct"),
+    (("--trailing-stop", "1.5"), 4, "--trailing-stop must be in [0, 1)"),
+    (("--atr-multiple", "-1"), 4, "--atr-multiple must be > 0"),
     (("--mode", "reference", "--cost-bps", "2.5"), 4, "whole basis points"),
     (("--plot", "no/such/dir/x.png"), 2, "does not exist"),
 ])
@@ -122,3 +123,13 @@ def test_bad_schedule_file_names_file_and_line(wd: Workdir) -> None:
     line = assert_one_clean_error(wd.nb("backtest", "w.csv", PRICES), 4, "w.csv:2")
     assert "not a number" in line
     assert_one_clean_error(wd.nb("backtest", "missing.csv", PRICES), 4, "no such file")
+
+
+def test_schedule_mistakes_are_named_by_date_and_symbol(wd: Workdir) -> None:
+    wd.write("short.csv", "date,ACME,BOLT\n2024-03-29,-0.5,0.5\n")
+    assert_one_clean_error(wd.nb("backtest", "short.csv", PRICES), 4,
+                           "2024-03-29: weight of ACME is -0.5 < 0: float mode is long-only")
+    wd.write("us.csv", "date,ACME\n03/29/2024,0.5\n")
+    assert_one_clean_error(wd.nb("backtest", "us.csv", PRICES), 4, "us.csv:2: '03/29/2024' is not an ISO date")
+    wd.write("dup.csv", "date,ACME,BOLT,ACME\n2024-03-29,0.2,0.3,0.4\n")
+    assert_one_clean_error(wd.nb("backtest", "dup.csv", PRICES), 4, "dup.csv:1: symbol column(s) ACME appear")

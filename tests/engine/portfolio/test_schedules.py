@@ -42,8 +42,9 @@ def test_real_ohlcv_export_reads_as_closes() -> None:
 
 
 def test_align_holds_between_rebalances_and_zero_fills_rebalance_rows(tmp_path: Path) -> None:
-    prices = read_schedule(write(tmp_path, "p.csv", "date,A,B\nd1,1,2\nd2,1,2\nd3,1,2\n"), "prices")
-    weights = read_schedule(write(tmp_path, "w.csv", "date,A\nd1,0.5\nd3,0.25\n"), "weights")
+    text = "date,A,B\n2024-01-01,1,2\n2024-01-02,1,2\n2024-01-03,1,2\n"
+    prices = read_schedule(write(tmp_path, "p.csv", text), "prices")
+    weights = read_schedule(write(tmp_path, "w.csv", "date,A\n2024-01-01,0.5\n2024-01-03,0.25\n"), "weights")
     a = align(weights, prices)
     assert a.symbols == ("A", "B") and list(a.rebalance_rows) == [0, 2]
     np.testing.assert_array_equal(a.weights[0], [0.5, 0.0])
@@ -58,6 +59,7 @@ def test_align_holds_between_rebalances_and_zero_fills_rebalance_rows(tmp_path: 
     ("c.csv", "date,A\n2024-01-02,-1\n", "prices", ":2: A price '-1' must be positive"),
     ("d.csv", "date,A\n2024-01-02,nan\n", "weights", "must be a finite number"),
     ("f.csv", "date,A\n2024-01-03,1\n2024-01-02,1\n", "prices", ":3: date 2024-01-02 does not come after"),
+    ("o.csv", "date,A\n01/02/2024,1\n12/31/2024,1\n", "prices", ":2: '01/02/2024' is not an ISO date"),
     ("g.csv", "date,A,B\n2024-01-02,1\n", "prices", ":2: 2 cells, the header has 3"),
     ("h.csv", "date,TOOLONGSYMBOL\n2024-01-02,1\n", "prices", "must be 1–8 bytes"),
     ("i.json", "{\"a\": 1", "prices", "not valid JSON"),
@@ -80,11 +82,11 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("weights", "fragment"), [
-    ("date,A\nd9,1\n", "date d9 has no row"),
-    ("date,Z\nd1,1\n", "symbol Z has no prices"),
-    ("date,B\nd2,1\n", "B has weight on d2 but no price"),
+    ("date,A\n2024-01-09,1\n", "date 2024-01-09 has no row"),
+    ("date,Z\n2024-01-01,1\n", "symbol Z has no prices"),
+    ("date,B\n2024-01-02,1\n", "B has weight on 2024-01-02 but no price"),
 ])
 def test_align_errors(tmp_path: Path, weights: str, fragment: str) -> None:
-    prices = read_schedule(write(tmp_path, "p.csv", "date,A,B\nd1,1,2\nd2,1,\n"), "prices")
+    prices = read_schedule(write(tmp_path, "p.csv", "date,A,B\n2024-01-01,1,2\n2024-01-02,1,\n"), "prices")
     with pytest.raises(ScheduleError, match=fragment):
         align(read_schedule(write(tmp_path, "w.csv", weights), "weights"), prices)
