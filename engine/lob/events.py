@@ -282,6 +282,8 @@ def oracle_event_from_json(obj: Any) -> tuple[Any, ...]:
         raise ValueError("unknown event type 'Reduce': not part of the oracle dialect (use the events dialect)")
     code = _ORACLE_TYPES.get(kind) if isinstance(kind, str) else None
     if code is None:
+        if "type" not in obj:
+            raise ValueError("missing \"type\" (an oracle event names its kind, e.g. \"SubmitLimit\")")
         raise ValueError(f"unknown event type {obj.get('type')!r}")
     unknown = set(obj) - _ORACLE_KEYS[code]
     if unknown:

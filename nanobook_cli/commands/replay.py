@@ -48,6 +48,8 @@ def replay(
     from nanobook_cli.output.envelope import begin, emit
 
     begin("replay", json_out)
+    if dialect is not None and dialect not in ("events", "oracle", "audit"):
+        raise typer.BadParameter(f"must be events, oracle or audit, not {dialect!r}", param_hint="--dialect")
     if json_out and trades_out == "-":
         raise typer.BadParameter("--json and --trades-out - would both write to stdout; give --trades-out a file",
                                  param_hint="--trades-out")

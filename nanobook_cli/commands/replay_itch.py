@@ -19,7 +19,7 @@ def run(file: Path, symbols: str | None, limit: int | None, depth: int, json_out
     import typer
 
     from configs.errors import InputError
-    from engine.lob.itch import replay_itch
+    from engine.lob.itch import ItchError, replay_itch
     from engine.lob.itch.replay import BOOK_KINDS
     from nanobook_cli.output.envelope import begin, emit
 
@@ -27,10 +27,15 @@ def run(file: Path, symbols: str | None, limit: int | None, depth: int, json_out
         raise typer.BadParameter(f"must be one of {', '.join(BOOK_KINDS)}, not {books!r}", param_hint="--books")
     begin("replay", json_out)
     if not file.is_file():
-        raise InputError(f"{file}: no such ITCH file")
+        raise InputError(f"{file}: {'is a directory, not an ITCH file' if file.is_dir() else 'no such ITCH file'}")
     wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else None
-    result = _with_progress(lambda cb: replay_itch(file, symbols=wanted, limit=limit, timed=True, progress=cb,
-                                                      books=books), file)
+    try:
+        result = _with_progress(lambda cb: replay_itch(file, symbols=wanted, limit=limit, timed=True, progress=cb,
+                                                          books=books), file)
+    except ItchError as exc:
+        raise InputError(f"{file}: {exc}") from None
+    except OSError as exc:  # unreadable file, I/O error mid-read
+        raise InputError(f"{file}: cannot read: {exc.strerror or exc}") from None
     summary = result.summary()
     data = {"path": str(file), "kind": "itch", "book_kind": books, **summary}
     if json_out:

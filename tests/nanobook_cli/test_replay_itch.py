@@ -67,6 +67,15 @@ def test_truncated_file_exits_4_naming_the_offset(tmp_path: Path) -> None:
     assert "byte offset" in proc.stdout + proc.stderr
 
 
+def test_errors_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "cut.itch"
+    bad.write_bytes(SAMPLE.read_bytes()[:1000])
+    proc = _run("--itch", str(bad))
+    assert proc.returncode == 4 and f"{bad}: ITCH byte offset" in proc.stderr
+    proc = _run("--itch", str(tmp_path))
+    assert proc.returncode == 4 and "is a directory, not an ITCH file" in proc.stderr
+
+
 def test_missing_file_exits_4(tmp_path: Path) -> None:
     proc = _run("--itch", str(tmp_path / "nope.itch"))
     assert proc.returncode == 4
