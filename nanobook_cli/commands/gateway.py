@@ -49,6 +49,8 @@ def binance(
     if scenario not in SCENARIOS:
         raise typer.BadParameter(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})",
                                  param_hint="--scenario")
+    if not (quote_asset.isascii() and quote_asset.isalnum()):
+        raise typer.BadParameter(f"an asset code such as USDT, not {quote_asset!r}", param_hint="--quote-asset")
 
     key = os.environ.get("NANOBOOK_BINANCE_API_KEY", "").strip() or DEFAULT_API_KEY
     secret = os.environ.get("NANOBOOK_BINANCE_API_SECRET", "").strip() or DEFAULT_API_SECRET

@@ -301,3 +301,8 @@ def test_gateway_unknown_scenario_is_a_usage_error(wd: Workdir) -> None:
     result = wd.nb("gateway", "binance", "--port", "0", "--scenario", "nope")
     assert result.returncode == 2, str(result)
     assert "unknown scenario 'nope'" in result.stderr and "Traceback" not in result.stderr, str(result)
+
+
+def test_gateway_empty_quote_asset_is_a_usage_error(wd: Workdir) -> None:
+    result = wd.nb("gateway", "binance", "--port", "0", "--quote-asset", "")
+    assert result.returncode == 2 and "an asset code such as USDT" in result.stderr, str(result)
