@@ -145,7 +145,8 @@ def parse_line(line: str) -> Command | None:
     name = ALIASES.get(name, name)
     parser = _PARSERS.get(name)
     if parser is None:
-        raise ReplInputError(f"unknown command {words[0]!r} (try 'help')")
+        shown = words[0] if len(words[0]) <= 40 else words[0][:40] + "…"  # a pasted blob is not echoed whole
+        raise ReplInputError(f"unknown command {shown!r} (try 'help')")
     return parser(name, words[1:])
 
 

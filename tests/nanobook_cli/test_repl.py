@@ -152,6 +152,7 @@ def test_command_help_lists_commands_and_exit_codes() -> None:
 
 @pytest.mark.parametrize(("line", "message"), [
     ("buyy 1 2", "error: unknown command 'buyy' (try 'help')"),
+    ("x" * 5000, f"error: unknown command '{'x' * 40}…' (try 'help')"),
     ("buy 1.234 5", "error: price must be a positive amount with at most 2 decimals: '1.234'"),
     ("buy 100.505 5", "error: price must be a positive amount with at most 2 decimals: '100.505'"),
     ("sell -1 5", "error: price must be a positive amount with at most 2 decimals: '-1'"),
