@@ -103,7 +103,11 @@ class Plan:
         """Read a saved plan; StalePlanError (exit 4) when it is unreadable or not a nanobook plan."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except OSError as exc:
+            raise StalePlanError(f"cannot read plan {path}: {exc.strerror or exc}") from None
+        except RecursionError:
+            raise StalePlanError(f"cannot read plan {path}: invalid JSON (nested too deeply)") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise StalePlanError(f"cannot read plan {path}: {exc}") from None
         if not isinstance(data, dict) or data.get("schema") != PLAN_SCHEMA:
             raise StalePlanError(f"{path} is not a nanobook plan (schema {PLAN_SCHEMA!r} expected)")
