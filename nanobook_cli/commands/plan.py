@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -47,8 +48,12 @@ def plan(
         warn("plan", text)
     code = 5 if not result.risk_passed else (8 if detailed_exitcode and result.orders else 0)
     status = "risk_rejected" if not result.risk_passed else ("changes" if result.orders else "ok")
+    failed = [f"{c['name']}: {c.get('detail', '')}" for c in result.risk if c.get("status") == "FAIL"]
     if json_out:
-        emit(status, code, {**result.to_dict(), "saved_to": str(out_path) if out_path else None})
+        emit(status, code, {**result.to_dict(), "saved_to": str(out_path) if out_path else None},
+             errors=[{"type": "RiskRejected", "message": f"risk check failed: {m}"} for m in failed])
     else:
         render_plan(out(), result, saved_to=str(out_path) if out_path else None)
+    if failed:  # the table shows every check; the error line is what a script's log keeps
+        sys.stderr.write(f"nanobook plan: error: risk check failed: {'; '.join(failed)}\n")
     raise typer.Exit(code)

@@ -31,6 +31,7 @@ def test_plan_exits_5_when_a_position_limit_fails(wd: Workdir) -> None:
     assert human.returncode == 5, str(human)
     assert "FAIL" in human.stdout and "Max position" in human.stdout
     assert "Traceback" not in human.stderr
+    assert "risk check failed: Max position:" in assert_one_clean_error(human, 5)
 
     result = wd.nb_json("plan", "target.json")
     assert result.returncode == 5
@@ -38,6 +39,8 @@ def test_plan_exits_5_when_a_position_limit_fails(wd: Workdir) -> None:
     risk = result.doc["data"]["risk"]
     assert risk["passed"] is False
     assert any(c["status"] == "FAIL" and c["name"] == "Max position" for c in risk["checks"])
+    assert [e["type"] for e in result.doc["errors"]] == ["RiskRejected"] * sum(c["status"] == "FAIL"
+                                                                               for c in risk["checks"])
     assert wd.nb("plan", "target.json", "--detailed-exitcode").returncode == 5
     assert wd.venue_orders() == []
 
