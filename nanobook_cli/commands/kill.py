@@ -71,7 +71,11 @@ def _stop_running_run(wait: float, console: Any) -> dict[str, Any]:
         return {"pid": found.pid, "method": "none", "detail": found.reason}
     pid = found.pid
     console.print(f"sending SIGTERM to run {found.run_id} (pid {pid}); waiting up to {wait:.0f}s")
-    os.kill(pid, signal.SIGTERM)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except PermissionError:
+        return {"pid": pid, "method": "none", "detail": f"not permitted to signal run {found.run_id} (pid {pid}): "
+                                                        "it belongs to another user; stop it as that user"}
     if _wait_gone(pid, wait):
         return {"pid": pid, "method": "graceful", "detail": f"stopped gracefully (pid {pid})"}
     os.kill(pid, signal.SIGKILL)
