@@ -171,70 +171,6 @@ class ExchangeReconstructor:
                     else:
                         locate_ts[loc] = ts
                         last = max(last, ts)
-                if t in (add_a, add_f, repl):
-                    if t == repl:
-                        o = orders.pop(ref, None)
-                        if o is None:
-                            if by_locate.get(loc, unseen) is None:
-                                skipped += 1
-                            else:
-                                unknown += 1
-                            continue
-                        replaces += 1
-                        book, buy, oid = o
-                        if oid is None:
-                            del ghosts[ref]
-                        else:
-                            book.cancel(oid)
-                        ref = new_ref
-                    else:
-                        maybe = by_locate.get(loc, unseen)
-                        if maybe is unseen:
-                            maybe = book_for(loc, buf, pos, 24)
-                        if maybe is None:
-                            skipped += 1
-                            continue
-                        book = maybe
-                        adds += 1
-                        buy = side == buy_b
-                    o = orders.get(ref)
-                    if o is not None:  # a duplicate ref replaces the old order
-                        dup += 1
-                        ob, _, ooid = o
-                        if ooid is None:
-                            del ghosts[ref]
-                        else:
-                            ob.cancel(ooid)
-                    bid, ask = book.exchange._bbo
-                    if buy:
-                        if ask is not None and price >= ask:  # would trade inside the Exchange: keep it off
-                            crossed += 1
-                            orders[ref] = (book, True, None)
-                            ghosts[ref] = shares
-                        else:
-                            orders[ref] = (book, True, book.submit("buy", price, shares)[0])
-                    elif bid is not None and price <= bid:
-                        crossed += 1
-                        orders[ref] = (book, False, None)
-                        ghosts[ref] = shares
-                    else:
-                        orders[ref] = (book, False, book.submit("sell", price, shares)[0])
-                    continue
-                if t == dele:
-                    o = orders.pop(ref, None)
-                    if o is None:
-                        if by_locate.get(loc, unseen) is None:
-                            skipped += 1
-                        else:
-                            unknown += 1
-                        continue
-                    deletes += 1
-                    book, _, oid = o
-                    if oid is None:
-                        del ghosts[ref]
-                    else:
-                        book.cancel(oid)
-                    continue
                 if t == dir_r:
                     book_for(loc, buf, pos, 11)
                     continue
@@ -242,40 +178,85 @@ class ExchangeReconstructor:
                     trades += 1
                     trade_sh += shares
                     continue
-                if t not in (_E, _C, canc):
-                    continue
-                o = orders.get(ref)
-                if o is None:
-                    if by_locate.get(loc, unseen) is None:
+                if t in (add_a, add_f):
+                    maybe = by_locate.get(loc, unseen)
+                    if maybe is unseen:
+                        maybe = book_for(loc, buf, pos, 24)
+                    if maybe is None:
                         skipped += 1
+                        continue
+                    book = maybe
+                    adds += 1
+                    buy = side == buy_b
+                else:
+                    if t not in (repl, dele, _E, _C, canc):
+                        continue
+                    o = orders.get(ref)
+                    if o is None:  # a symbol we skip, or a ref never added
+                        if by_locate.get(loc, unseen) is None:
+                            skipped += 1
+                        else:
+                            unknown += 1
+                        continue
+                    book, buy, oid = o
+                    if t not in (repl, dele):  # execution or partial cancel: reduce in place
+                        if t == canc:
+                            cancels += 1
+                            cancel_sh += shares
+                        else:
+                            execs += 1
+                            exec_sh += shares
+                        if oid is None:
+                            left = ghosts[ref] - shares
+                            if left > 0:
+                                ghosts[ref] = left
+                                continue
+                            del ghosts[ref]
+                        else:
+                            rem = book.records[oid][3]  # resting, so > 0 (0 only for a zero-share add)
+                            left = rem - shares
+                            if left > 0:
+                                if shares:
+                                    book.reduce(oid, shares)
+                                continue
+                            if rem:  # an overdraw reduces to zero: the order leaves the book either way
+                                book.reduce(oid, rem)
+                        if left < 0:
+                            negative += 1
+                        del orders[ref]
+                        continue
+                    del orders[ref]
+                    if oid is None:
+                        del ghosts[ref]
                     else:
-                        unknown += 1
-                    continue
-                if t == canc:
-                    cancels += 1
-                    cancel_sh += shares
-                else:
-                    execs += 1
-                    exec_sh += shares
-                book, _, oid = o
-                if oid is None:
-                    left = ghosts[ref] - shares
-                    if left > 0:
-                        ghosts[ref] = left
+                        book.cancel(oid)
+                    if t == dele:
+                        deletes += 1
                         continue
-                    del ghosts[ref]
+                    replaces += 1  # then added under the new ref, at the back of the queue
+                    ref = new_ref
+                o = orders.get(ref)
+                if o is not None:  # a duplicate ref replaces the old order
+                    dup += 1
+                    ob, _, ooid = o
+                    if ooid is None:
+                        del ghosts[ref]
+                    else:
+                        ob.cancel(ooid)
+                bid, ask = book.exchange._bbo
+                if buy:
+                    if ask is not None and price >= ask:  # would trade inside the Exchange: keep it off
+                        crossed += 1
+                        orders[ref] = (book, True, None)
+                        ghosts[ref] = shares
+                    else:
+                        orders[ref] = (book, True, book.submit("buy", price, shares)[0])
+                elif bid is not None and price <= bid:
+                    crossed += 1
+                    orders[ref] = (book, False, None)
+                    ghosts[ref] = shares
                 else:
-                    rem = book.records[oid][3]  # resting, so > 0 (0 only for a zero-share add, never rested)
-                    left = rem - shares
-                    if left > 0:
-                        if shares:
-                            book.reduce(oid, shares)
-                        continue
-                    if rem:  # an overdraw reduces to zero: the order leaves the book either way
-                        book.reduce(oid, rem)
-                if left < 0:
-                    negative += 1
-                del orders[ref]
+                    orders[ref] = (book, False, book.submit("sell", price, shares)[0])
         finally:
             self.first_ts, self.last_ts = first, last
             self.counters.add((adds, execs, exec_sh, cancels, cancel_sh, deletes, replaces, trades, trade_sh, unknown,
